@@ -1,0 +1,1 @@
+"""SV2TTS models and their audio/text front-ends. Never imports Qt."""

@@ -1,0 +1,4 @@
+"""Benchmarks run by `sv2tts bench TARGET`. Each module toolbox.bench.<target> exposes
+`add_arguments(parser)` and `run(args) -> dict` (the JSON report)."""
+
+TARGETS = ["encoder", "synthesizer", "vocoder", "gui"]
