@@ -341,11 +341,12 @@ class ModelStore:
         if not entry.sources:
             raise ModelMissingError(f"the {name} model has no download source; {entry.how_to_get()}")
         reasons = []
-        for source in entry.sources:
+        for i, source in enumerate(entry.sources):
             try:
                 return self.download_from(name, source, progress)
             except SourceError as e:
-                log.warning("%s: %s failed: %s", name, source.describe(), e)
+                if i + 1 < len(entry.sources):
+                    log.info("%s: %s failed (%s); trying the next source", name, source.describe(), e)
                 reasons.append(f"{source.describe()}: {e}")
         raise DownloadError(
             f"could not download the {name} model: {'; '.join(reasons)}. "
@@ -377,11 +378,15 @@ class ModelStore:
 # -------------------------------------------------------------------------------------- sources
 def _fetch_hf(source: HFSource, work: Path, progress: bool) -> Path:
     """Download one Hugging Face file into `work` with huggingface_hub (resumes on dropped connections)."""
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
 
     endpoint = os.environ.get("HF_ENDPOINT") or None  # read now: huggingface_hub reads it only at import
     log.info("downloading %s", source.describe())
     try:
+        # One HEAD without retries first, so that being offline fails in a second rather than after
+        # huggingface_hub's ~25 s of back-off.
+        get_hf_file_metadata(hf_hub_url(source.repo_id, source.filename, revision=source.revision,
+                                        endpoint=endpoint), endpoint=endpoint)
         got = hf_hub_download(repo_id=source.repo_id, filename=source.filename, revision=source.revision,
                               local_dir=work / "hf", endpoint=endpoint,
                               tqdm_class=None if progress else _QuietTqdm)

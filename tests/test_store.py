@@ -6,7 +6,9 @@ import hashlib
 import io
 import json
 import re
+import socket
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,6 +38,7 @@ class HubServer:
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.requests: list[tuple[str, str]] = []
+        self.hub_headers = True  # False: answer like a captive portal or plain web server
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -71,8 +74,9 @@ class HubServer:
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
                 else:
                     self.send_response(200)
-                self.send_header("X-Repo-Commit", COMMIT)
-                self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+                if server.hub_headers:
+                    self.send_header("X-Repo-Commit", COMMIT)
+                    self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
                 self.send_header("Content-Length", str(len(data) - start))
                 kind = "text/html" if data.startswith(b"<") else "application/octet-stream"
                 self.send_header("Content-Type", kind)
@@ -328,9 +332,26 @@ def test_cli_download_errors_are_one_line(store: ModelStore, capsys: pytest.Capt
 def test_offline_hub_is_reported(store: ModelStore, monkeypatch: pytest.MonkeyPatch) -> None:
     import huggingface_hub.constants as hf_constants
 
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed}")
+    t0 = time.monotonic()
+    with pytest.raises(CheckpointError, match=r"offline: cannot reach the Hugging Face Hub \(ConnectError\)"):
+        store.download("good", progress=False)
+    assert time.monotonic() - t0 < 5  # no long back-off before telling the user
+
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(CheckpointError, match="offline: HF_HUB_OFFLINE is set"):
         store.download("good", progress=False)
+    assert _cache_files(store) == []
+
+
+def test_non_hub_server_is_reported(store: ModelStore, hub: HubServer) -> None:
+    hub.hub_headers = False
+    with pytest.raises(CheckpointError, match="did not answer like the Hugging Face Hub"):
+        store.download("good", progress=False)
+    assert _cache_files(store) == []
 
 
 def test_published_manifest_is_consistent(state_dict_layouts: dict) -> None:
