@@ -1,0 +1,59 @@
+"""`sv2tts embed AUDIO... -o OUT.npy`: speaker embeddings of audio files, one row per file."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("embed", help="compute speaker embeddings of audio files")
+    p.add_argument("audio", nargs="+", type=Path, help="audio files (wav, flac, mp3, ogg, m4a)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output .npy, float32 (N, 256)")
+    p.add_argument("--encoder", type=Path, help="encoder weights (.pt or .safetensors); default: model store")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from models import audio
+    from models.encoder import SpeakerEncoder
+    from toolbox.cli import UserError
+
+    out: Path = args.output
+    if out.suffix != ".npy":
+        raise UserError(f"{out}: the output must be a .npy file")
+    if out.exists() and not args.force:
+        raise UserError(f"{out} exists; use --force to overwrite it")
+    encoder = SpeakerEncoder.from_file(args.encoder) if args.encoder else SpeakerEncoder.default()
+
+    bar = _progress(len(args.audio))
+    wavs = []
+    for path in args.audio:  # every file is read before any work, so a bad one fails fast
+        wavs.append(audio.load_audio(path))
+    embeds = encoder.embed_utterances(wavs, sources=[str(p) for p in args.audio],
+                                      progress=lambda done, total: bar.update(1) if bar else None)
+    if bar:
+        bar.close()
+    assert embeds.shape == (len(args.audio), encoder.config.embedding_size)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    with open(tmp, "wb") as f:
+        np.save(f, embeds.astype(np.float32))
+    tmp.replace(out)
+    print(f"wrote {out}: {embeds.shape[0]} embeddings of {embeds.shape[1]} dims", file=sys.stderr)
+    return 0
+
+
+def _progress(total: int):
+    if total < 4:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="file", desc="embedding", file=sys.stderr)
