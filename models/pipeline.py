@@ -1,0 +1,144 @@
+"""Voice cloning end to end, without any GUI: reference audio -> embedding; text -> chunks -> mels ->
+audio, sentences joined by short pauses. Shared by the `sv2tts clone` command and the toolbox GUI.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from models.audio import SAMPLE_RATE, load_audio
+from models.text import TextError, split_text
+from models.vocoding import Progress, Vocoder, check_cancel
+
+log = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    def embed_utterance(self, wav: np.ndarray) -> np.ndarray: ...
+
+
+class Pipeline:
+    """encoder + synthesizer + any `models.vocoding.Vocoder` (Griffin-Lim or WaveRNN).
+
+    Long text is split into ~20-word chunks (models.text.split_text), synthesized in batches and
+    vocoded chunk by chunk, so memory stays bounded by one batch, however long the text.
+    """
+
+    def __init__(self, encoder: Embedder | None, synthesizer, vocoder: Vocoder, pause: float = 0.15,
+                 target_words: int = 20, max_words: int = 25) -> None:
+        self.encoder = encoder
+        self.synthesizer = synthesizer
+        self.vocoder = vocoder
+        self.pause = pause
+        self.target_words = target_words
+        self.max_words = max_words
+
+    @property
+    def sample_rate(self) -> int:
+        return self.vocoder.sample_rate
+
+    def embed(self, reference: np.ndarray | str | Path) -> np.ndarray:
+        """reference: a 16 kHz float waveform (L,) or an audio file. Returns a (256,) embedding."""
+        if self.encoder is None:
+            raise RuntimeError("this pipeline has no speaker encoder; pass embeddings directly")
+        if isinstance(reference, (str, Path)):
+            wav = load_audio(reference)
+        else:
+            wav = np.asarray(reference, dtype=np.float32)
+        return np.asarray(self.encoder.embed_utterance(wav), dtype=np.float32)
+
+    def split(self, text: str) -> list[str]:
+        """Chunks of `text` to synthesize one by one. Raises TextError for empty text."""
+        chunks = split_text(text, self.target_words, self.max_words)
+        if not chunks:
+            raise TextError("the text is empty")
+        return chunks
+
+    def synthesize(self, text: str | Sequence[str], embedding: np.ndarray, seed: int | None = None,
+                   progress: Progress | None = None, cancel: threading.Event | None = None
+                   ) -> list[np.ndarray]:
+        """Mels (80, T_i) for the chunks of `text` (a string is split; a list is taken as the chunks)."""
+        chunks = self.split(text) if isinstance(text, str) else list(text)
+        return self.synthesizer.synthesize(chunks, embedding, seed=seed, progress=progress, cancel=cancel)
+
+    def vocode(self, mels: Sequence[np.ndarray], seed: int | None = None, progress: Progress | None = None,
+               cancel: threading.Event | None = None) -> list[np.ndarray]:
+        """One waveform (L_i,) per mel; mel i uses seed + i."""
+        out = []
+        for i, mel in enumerate(mels):
+            sub = None if progress is None else _scaled(progress, i / len(mels), 1 / len(mels))
+            out.append(self.vocoder.vocode(mel, seed=_offset(seed, i), progress=sub, cancel=cancel))
+        return out
+
+    def iter_sentences(self, text: str, embedding: np.ndarray, seed: int | None = None,
+                       progress: Progress | None = None, cancel: threading.Event | None = None
+                       ) -> Iterator[np.ndarray]:
+        """Audio per chunk, in order, with a `pause` of silence *before* every chunk but the first.
+
+        Chunks are synthesized a batch at a time (the synthesizer's batch size); chunk i always uses
+        seed + i, so the result does not depend on the batching.
+        """
+        chunks = self.split(text)
+        batch = max(1, int(getattr(self.synthesizer, "batch_size", 1)))
+        silence = np.zeros(int(round(self.pause * self.sample_rate)), dtype=np.float32)
+        n = len(chunks)
+        for start in range(0, n, batch):
+            group = chunks[start:start + batch]
+            base = _offset(seed, start)
+            report = None
+            if progress is not None:
+                report = _scaled(progress, start / n, 0.8 * len(group) / n, "synthesizing")
+            mels = self.synthesizer.synthesize(group, embedding, seed=base, progress=report, cancel=cancel)
+            for j, mel in enumerate(mels):
+                i = start + j
+                check_cancel(cancel, "voice cloning")
+                wav = self.vocoder.vocode(mel, seed=_offset(seed, i), cancel=cancel)
+                if progress is not None:
+                    progress((start + 0.8 * len(group) + 0.2 * (j + 1)) / n, f"sentence {i + 1}/{n}")
+                yield wav if i == 0 else np.concatenate([silence, wav])
+                del mel
+            del mels
+
+    def clone(self, text: str, embedding: np.ndarray, seed: int | None = None,
+              progress: Progress | None = None, cancel: threading.Event | None = None) -> np.ndarray:
+        """The whole utterance: (L,) float32 at `sample_rate`."""
+        parts = list(self.iter_sentences(text, embedding, seed, progress, cancel))
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+    def stream(self, text: str, embedding: np.ndarray, seed: int | None = None,
+               progress: Progress | None = None, cancel: threading.Event | None = None
+               ) -> Iterator[np.ndarray]:
+        """Audio chunks for playback as soon as possible: the first sentence is synthesized alone and its
+        audio yielded (through `vocoder.stream`) before the next sentence is synthesized. Same samples
+        as `clone` for the same seed."""
+        chunks = self.split(text)
+        silence = np.zeros(int(round(self.pause * self.sample_rate)), dtype=np.float32)
+        for i, chunk in enumerate(chunks):
+            if progress is not None:
+                progress(i / len(chunks), f"sentence {i + 1}/{len(chunks)}")
+            (mel,) = self.synthesizer.synthesize([chunk], embedding, seed=_offset(seed, i), cancel=cancel)
+            if i > 0:
+                yield silence
+            yield from self.vocoder.stream(mel, seed=_offset(seed, i), cancel=cancel)
+        if progress is not None:
+            progress(1.0, "done")
+
+
+def _offset(seed: int | None, i: int) -> int | None:
+    return None if seed is None else seed + i
+
+
+def _scaled(progress: Progress, start: float, span: float, message: str | None = None) -> Progress:
+    def report(fraction: float, msg: str) -> None:
+        progress(start + span * min(max(fraction, 0.0), 1.0), message or msg)
+
+    return report
+
+
+__all__ = ["SAMPLE_RATE", "Pipeline"]
