@@ -1,0 +1,175 @@
+"""The model layer as the GUI worker sees it: choices, lazy loading, embed, synthesize, vocode.
+
+:class:`Engine` is the protocol the :class:`~toolbox.gui.worker.ModelWorker` drives. Everything in
+it runs on the worker thread, never on the GUI thread. :class:`StoreEngine` is the real one, fed by
+the model store; tests inject :class:`toolbox.gui.testing.FakeEngine` or a StoreEngine with
+in-memory models.
+
+Callbacks: ``progress(done, total)``; ``cancel() -> bool``. An engine may also stop early by
+letting an exception raised from ``progress`` propagate (the worker does that on cancel).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+GRIFFIN_LIM = "Griffin-Lim"
+KINDS = ("encoder", "synthesizer", "vocoder")
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+
+
+class Engine(Protocol):
+    def choices(self) -> dict[str, list[str]]:
+        """kind -> model names offered in the pickers (the vocoder list includes Griffin-Lim)."""
+
+    def defaults(self) -> dict[str, str]:
+        """kind -> name preselected in the pickers."""
+
+    def select(self, kind: str, name: str) -> None:
+        """Use `name` for `kind` from now on; it is loaded lazily by the next call needing it."""
+
+    def ensure(self, kind: str) -> str:
+        """Load the selected `kind` now if needed; returns a short description for the status."""
+
+    def embed(self, wav: np.ndarray) -> np.ndarray:
+        """(L,) 16 kHz float32 -> (256,) float32 unit-norm speaker embedding."""
+
+    def synthesize(self, text: str, embedding: np.ndarray, *, seed: int | None, progress: Progress,
+                   cancel: Cancel) -> list[np.ndarray]:
+        """Text (any number of lines/sentences) -> list of (80, T) mels in [-4, 4], one per sentence."""
+
+    def vocode(self, mel: np.ndarray, *, seed: int | None, progress: Progress,
+               cancel: Cancel) -> Iterator[np.ndarray]:
+        """(80, T) mel -> (n,) float32 16 kHz chunks, yielded as they are produced."""
+
+
+class StoreEngine:
+    """The real models, found by :class:`models.store.ModelStore` and loaded on first use.
+
+    `loaders` may override how a kind is built from a file (kind -> callable(path) -> model), and
+    `models` may hand in ready-made instances (kind -> (name, model)), e.g. random-weight networks
+    for the benchmark and tests.
+    """
+
+    def __init__(self, store=None, device: str = "cpu",
+                 models: dict[str, tuple[str, object]] | None = None) -> None:
+        if store is None:
+            from models.store import ModelStore
+
+            store = ModelStore()
+        self.store = store
+        self.device = device
+        self._given = dict(models or {})
+        self._selected: dict[str, str] = {}
+        self._loaded: dict[str, tuple[str, object]] = {}
+        self._pipeline = None
+        for kind, name in self.defaults().items():
+            self._selected[kind] = name
+
+    # -- choices -------------------------------------------------------------------------------------
+    def choices(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {k: [] for k in KINDS}
+        for kind, (name, _) in self._given.items():
+            out[kind].append(name)
+        try:
+            for e in self.store.entries():
+                if e.kind in out and e.name not in out[e.kind]:
+                    out[e.kind].append(e.name)
+        except Exception as e:  # a broken manifest must not stop the window
+            log.warning("model store unavailable: %s", e)
+        out["vocoder"].append(GRIFFIN_LIM)
+        return out
+
+    def available(self, name: str) -> bool:
+        if any(name == n for n, _ in self._given.values()) or name == GRIFFIN_LIM:
+            return True
+        try:
+            return self.store.path(name) is not None
+        except Exception:
+            return False
+
+    def defaults(self) -> dict[str, str]:
+        out = {}
+        for kind, names in self.choices().items():
+            ready = [n for n in names if self.available(n)]
+            preferred = [n for n in ready if n == kind]  # the published model is named after its kind
+            pick = (preferred or ready or names or [""])[0]
+            out[kind] = pick
+        return out
+
+    def select(self, kind: str, name: str) -> None:
+        if self._selected.get(kind) != name:
+            self._selected[kind] = name
+            self._loaded.pop(kind, None)
+            self._pipeline = None
+
+    # -- loading -------------------------------------------------------------------------------------
+    def ensure(self, kind: str) -> str:
+        self._model(kind)
+        return f"{kind} {self._selected[kind]}"
+
+    def _model(self, kind: str):
+        name = self._selected.get(kind, "")
+        if kind in self._loaded and self._loaded[kind][0] == name:
+            return self._loaded[kind][1]
+        given = self._given.get(kind)
+        if given is not None and given[0] == name:
+            model = given[1]
+        elif kind == "vocoder" and name == GRIFFIN_LIM:
+            from models.griffinlim import GriffinLim
+
+            model = GriffinLim()
+        else:
+            model = self._load_file(kind, self.store.get(name))
+        self._loaded[kind] = (name, model)
+        self._pipeline = None
+        return model
+
+    def _load_file(self, kind: str, path: Path):
+        log.info("loading %s from %s", kind, path)
+        if kind == "encoder":
+            from models.encoder import SpeakerEncoder
+
+            return SpeakerEncoder.from_file(path, self.device)
+        if kind == "synthesizer":
+            from models.synthesizer import Synthesizer
+
+            return Synthesizer.from_file(path)
+        import models.vocoder as vocoder_pkg
+
+        for attr in ("Vocoder", "WaveRNNVocoder", "WaveRNN"):
+            cls = getattr(vocoder_pkg, attr, None)
+            if cls is not None and hasattr(cls, "from_file"):
+                return cls.from_file(path)
+        raise RuntimeError("models.vocoder has no façade with from_file")
+
+    # -- inference -----------------------------------------------------------------------------------
+    def embed(self, wav: np.ndarray) -> np.ndarray:
+        return np.asarray(self._model("encoder").embed_utterance(wav), dtype=np.float32)
+
+    def _pipe(self):
+        if self._pipeline is None:
+            from models.pipeline import Pipeline
+
+            self._pipeline = Pipeline(self._model("encoder"), self._model("synthesizer"),
+                                      self._model("vocoder"))
+        return self._pipeline
+
+    def synthesize(self, text, embedding, *, seed, progress, cancel):
+        self._model("synthesizer")
+        return list(self._pipe().synthesize(text, embedding, seed=seed, progress=progress, cancel=cancel))
+
+    def vocode(self, mel, *, seed, progress, cancel):
+        vocoder = self._model("vocoder")
+        if hasattr(vocoder, "stream"):
+            yield from vocoder.stream(mel, seed=seed, progress=progress, cancel=cancel)
+        else:
+            yield vocoder.vocode(mel, seed=seed, progress=progress, cancel=cancel)

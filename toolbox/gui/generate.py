@@ -1,0 +1,125 @@
+"""The Generate panel: text, actions, seed, model pickers, output device and progress."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from toolbox.gui.engine import GRIFFIN_LIM, KINDS
+
+DEFAULT_TEXT = ("Welcome to the toolbox! To begin, record your voice, load a file or pick an utterance "
+                "from a dataset.\nThen type some text here and press Synthesize and play.")
+
+
+class GeneratePanel(QWidget):
+    generate = Signal(str)  # mode: "both" | "synthesize" | "vocode"
+    stop = Signal()
+    model_changed = Signal(str, str)  # kind, name
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.text = QPlainTextEdit(DEFAULT_TEXT)
+        self.text.setToolTip("Each line and sentence is synthesized separately")
+        self.both_button = QPushButton("Synthesize and play")
+        self.synth_button = QPushButton("Synthesize only")
+        self.vocode_button = QPushButton("Vocode only")
+        self.stop_button = QPushButton("Stop")
+        self.both_button.setDefault(True)
+        self.seed_check = QCheckBox("Seed:")
+        self.seed_check.setToolTip("When checked, synthesis and vocoding are reproducible")
+        self.seed_box = QSpinBox()
+        self.seed_box.setRange(0, 2**31 - 1)
+        self.seed_box.setEnabled(False)
+        self.seed_check.toggled.connect(self.seed_box.setEnabled)
+        self.model_boxes = {k: QComboBox() for k in KINDS}
+        self.output_box = QComboBox()
+        self.output_box.setToolTip("Output device for playback")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.progress.setTextVisible(True)
+
+        actions = QHBoxLayout()
+        for b in (self.both_button, self.synth_button, self.vocode_button, self.stop_button):
+            actions.addWidget(b)
+        options = QGridLayout()
+        for col, kind in enumerate(KINDS):
+            options.addWidget(QLabel(f"<b>{kind.capitalize()}</b>"), 0, col)
+            options.addWidget(self.model_boxes[kind], 1, col)
+        options.addWidget(QLabel("<b>Audio output</b>"), 0, 3)
+        options.addWidget(self.output_box, 1, 3)
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed_check)
+        seed_row.addWidget(self.seed_box)
+        seed_row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.text, 1)
+        layout.addLayout(actions)
+        layout.addLayout(seed_row)
+        layout.addLayout(options)
+        layout.addWidget(self.progress)
+
+        self.both_button.clicked.connect(lambda: self.generate.emit("both"))
+        self.synth_button.clicked.connect(lambda: self.generate.emit("synthesize"))
+        self.vocode_button.clicked.connect(lambda: self.generate.emit("vocode"))
+        self.stop_button.clicked.connect(self.stop.emit)
+        for kind, box in self.model_boxes.items():
+            box.currentTextChanged.connect(
+                lambda name, kind=kind: name and self.model_changed.emit(kind, name))
+        self.set_running(False, have_voice=False, have_mels=False)
+
+    def set_models(self, choices: dict[str, list[str]], defaults: dict[str, str]) -> None:
+        for kind, box in self.model_boxes.items():
+            box.blockSignals(True)
+            box.clear()
+            box.addItems(choices.get(kind, []))
+            if defaults.get(kind):
+                box.setCurrentText(defaults[kind])
+            box.blockSignals(False)
+        self.model_boxes["vocoder"].setItemData(
+            self.model_boxes["vocoder"].findText(GRIFFIN_LIM), "Fast, lower quality, no model file needed",
+            3)  # Qt.ToolTipRole
+
+    def model(self, kind: str) -> str:
+        return self.model_boxes[kind].currentText()
+
+    @property
+    def seed(self) -> int | None:
+        return self.seed_box.value() if self.seed_check.isChecked() else None
+
+    def set_seed(self, seed: int | None) -> None:
+        self.seed_check.setChecked(seed is not None)
+        if seed is not None:
+            self.seed_box.setValue(seed)
+
+    def set_running(self, running: bool, have_voice: bool, have_mels: bool) -> None:
+        self.both_button.setEnabled(not running and have_voice)
+        self.synth_button.setEnabled(not running and have_voice)
+        self.vocode_button.setEnabled(not running and have_mels)
+        self.stop_button.setEnabled(running)
+        for box in self.model_boxes.values():
+            box.setEnabled(not running)
+        why = "" if have_voice else "Record, load or pick a voice first"
+        self.both_button.setToolTip(why)
+        self.synth_button.setToolTip(why)
+
+    def show_progress(self, fraction: float, rtf: float) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        text = f"{fraction * 100:.0f}%"
+        if rtf > 0:
+            text += f"  ·  real-time factor {rtf:.2f}" + (f" ({1 / rtf:.1f}x real time)" if rtf else "")
+        self.progress.setFormat(text)

@@ -1,0 +1,519 @@
+"""The toolbox main window: assembles the panels and moves data between them and the workers.
+
+Threads: the GUI thread only shows things. Model code runs in the one :class:`ModelWorker`
+(``self.models``), UMAP in the projection process (``self.projector``), file decoding and export
+in the Qt thread pool, audio in the backend's callback threads (ring buffers only).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from models.audio import AUDIO_SUFFIXES, SAMPLE_RATE, load_audio, synth_mel
+from toolbox.audio_io import AudioBackend
+from toolbox.gui.browser import DatasetBrowser
+from toolbox.gui.engine import Engine
+from toolbox.gui.generate import GeneratePanel
+from toolbox.gui.outputs import OutputsPanel, write_clip
+from toolbox.gui.player import Player
+from toolbox.gui.projection import Projector
+from toolbox.gui.recorder import Recorder
+from toolbox.gui.session import Clip, KnownSpeakers, Utterance, VoiceProfiles
+from toolbox.gui.spectrograms import SpectrogramPanel
+from toolbox.gui.status import StatusArea
+from toolbox.gui.tasks import run_task
+from toolbox.gui.voice_map import VoiceMap
+from toolbox.gui.worker import WorkerHandle
+
+log = logging.getLogger(__name__)
+
+AUDIO_FILTER = "Audio files (" + " ".join(f"*{s}" for s in AUDIO_SUFFIXES) + ")"
+MAX_VOICES = 40  # entries in the voice picker
+
+
+class MainWindow(QMainWindow):
+    # Emitted on the GUI thread once the window has taken the worker's result into account.
+    utterance_embedded = Signal(int)  # uid
+    generation_finished = Signal(int, str)  # job, "done" | "cancelled" | "failed"
+
+    def __init__(self, engine: Engine, backend: AudioBackend, *, datasets_root: Path | None = None,
+                 seed: int | None = None, settings: QSettings | None = None,
+                 profiles: VoiceProfiles | None = None, known: KnownSpeakers | None = None,
+                 projector: Projector | None = None, warm_up: bool = True) -> None:
+        super().__init__()
+        self.setWindowTitle("SV2TTS toolbox")
+        self.setAcceptDrops(True)
+        self.backend = backend
+        self.settings = settings if settings is not None else QSettings("sv2tts", "toolbox")
+        if profiles is None:
+            import platformdirs
+
+            profiles = VoiceProfiles(Path(platformdirs.user_data_dir("sv2tts", appauthor=False)) / "voices")
+        self.known = known
+        self.utterances: dict[int, Utterance] = {}
+        self.voice: Utterance | None = None
+        self.mels: list[np.ndarray] = []
+        self.job = 0
+        self.job_mode = ""
+        self.clip: Clip | None = None
+        self._projection_id = 0
+        self._projection_sets: dict[int, list[Utterance]] = {}
+        self._clip_count = 0
+
+        # -- workers ----------------------------------------------------------------------------------
+        self.models = WorkerHandle(engine, self)
+        self.player = Player(backend, self)
+        self.projector = projector or Projector(known.embeddings if known is not None else None, parent=self)
+
+        # -- widgets ----------------------------------------------------------------------------------
+        self.status = StatusArea()
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background:#fff3cd; color:#664d03; padding:4px; border-radius:3px")
+        self.banner.hide()
+        self.recorder = Recorder(backend)
+        self.load_button = QPushButton("Load file…")
+        self.load_button.setToolTip("Load an audio file (or drop files on the window): "
+                                    + ", ".join(s.lstrip(".") for s in AUDIO_SUFFIXES))
+        self.play_button = QPushButton("Play")
+        self.stop_play_button = QPushButton("Stop playback")
+        self.voice_box = QComboBox()
+        self.voice_box.setToolTip("The voice used for synthesis")
+        self.browser = DatasetBrowser(datasets_root, seed=seed)
+        self.map = VoiceMap()
+        self.map.set_known(known)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Remove this session's utterances from the map")
+        self.generate_panel = GeneratePanel()
+        self.generate_panel.set_seed(seed)
+        self.spectrograms = SpectrogramPanel()
+        self.outputs = OutputsPanel(profiles)
+        self._build_layout()
+
+        # -- wiring -----------------------------------------------------------------------------------
+        w = self.models.worker
+        w.status.connect(self.status.info)
+        w.failed.connect(lambda what, msg: self.status.error(f"{what} failed: {msg}"))
+        w.embedded.connect(self._on_embedded)
+        w.mels_ready.connect(self._on_mels)
+        w.audio.connect(self._on_audio)
+        w.progress.connect(self._on_progress)
+        w.finished.connect(self._on_finished)
+        w.models_ready.connect(self._on_models_ready)
+        self.recorder.recorded.connect(self._on_recorded)
+        self.recorder.failed.connect(self.status.error)
+        self.load_button.clicked.connect(self._browse_file)
+        self.play_button.clicked.connect(self._play_voice)
+        self.stop_play_button.clicked.connect(self.player.stop)
+        self.player.failed.connect(self.status.error)
+        self.voice_box.currentIndexChanged.connect(self._on_voice_box)
+        self.browser.chosen.connect(lambda path, name, speaker: self.load_file(path, name, speaker))
+        self.map.picked.connect(self._on_map_pick)
+        self.clear_button.clicked.connect(self.clear_session)
+        self.projector.projected.connect(self._on_projected)
+        self.projector.failed.connect(self.status.error)
+        self.projector.warmed.connect(lambda: self.status.info("Voice map ready"))
+        gp = self.generate_panel
+        gp.generate.connect(self.start_generation)
+        gp.stop.connect(self.stop_generation)
+        gp.model_changed.connect(self.models.select_model)
+        gp.output_box.currentIndexChanged.connect(lambda _: setattr(self.player, "device",
+                                                                     gp.output_box.currentData()))
+        self.outputs.replay.connect(lambda clip: self.player.play(clip.wav))
+        self.outputs.export.connect(self._export)
+        self.outputs.failed.connect(self.status.error)
+        self.outputs.save_profile.connect(self._save_profile)
+        self.outputs.use_profile.connect(self._use_profile)
+
+        gp.set_models(engine.choices(), engine.defaults())
+        for kind in ("encoder", "synthesizer", "vocoder"):
+            self.models.select_model(kind, gp.model(kind))
+        self._setup_audio_devices()
+        self._restore_settings()
+        self._update_actions()
+        self._warm_queue = ["encoder", "synthesizer", "vocoder"] if warm_up else []
+        if warm_up:
+            QTimer.singleShot(0, self._start_warm_up)
+
+    # -- layout ---------------------------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        voice_in = QGroupBox("Voice in")
+        v = QVBoxLayout(voice_in)
+        v.addWidget(self.recorder)
+        row = QHBoxLayout()
+        for b in (self.load_button, self.play_button, self.stop_play_button):
+            row.addWidget(b)
+        v.addLayout(row)
+        v.addWidget(self.browser)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("<b>Use voice:</b>"))
+        row.addWidget(self.voice_box, 1)
+        v.addLayout(row)
+        map_box = QGroupBox("Voice map")
+        m = QVBoxLayout(map_box)
+        m.addWidget(self.map, 1)
+        m.addWidget(self.clear_button, 0, Qt.AlignmentFlag.AlignRight)
+        gen_box = QGroupBox("Generate")
+        QVBoxLayout(gen_box).addWidget(self.generate_panel)
+        spec_box = QGroupBox("Spectrograms")
+        QVBoxLayout(spec_box).addWidget(self.spectrograms)
+        out_box = QGroupBox("Outputs")
+        QVBoxLayout(out_box).addWidget(self.outputs)
+        grid = QGridLayout()
+        grid.addWidget(self.banner, 0, 0, 1, 3)
+        grid.addWidget(voice_in, 1, 0)
+        grid.addWidget(gen_box, 1, 1, 1, 2)
+        grid.addWidget(map_box, 2, 0)
+        grid.addWidget(spec_box, 2, 1)
+        grid.addWidget(out_box, 2, 2)
+        grid.addWidget(self.status, 3, 0, 1, 3)
+        grid.setColumnStretch(0, 3)
+        grid.setColumnStretch(1, 5)
+        grid.setColumnStretch(2, 2)
+        grid.setRowStretch(2, 1)
+        central = QWidget()
+        central.setLayout(grid)
+        self.setCentralWidget(central)
+        self.resize(1500, 950)
+
+    def _setup_audio_devices(self) -> None:
+        box = self.generate_panel.output_box
+        devices = self.backend.output_devices() if self.backend.available else []
+        for d in devices:
+            box.addItem(d.name, d.index)
+            if d.is_default:
+                box.setCurrentIndex(box.count() - 1)
+        if not devices:
+            box.addItem("No output device")
+            box.setEnabled(False)
+        problems = []
+        if not devices or not self.backend.input_devices():
+            why = self.backend.reason or "No audio device was found (no sound card?)."
+            problems.append(f"{why} Recording and playback are disabled; loading files, generation "
+                            "and export still work.")
+        if problems:
+            self.banner.setText(" ".join(problems))
+            self.banner.show()
+            for b in (self.play_button, self.stop_play_button):
+                b.setEnabled(bool(devices))
+                b.setToolTip(problems[0])
+
+    # -- settings -------------------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geometry = s.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if s.value("input_device"):
+            self.recorder.select_device(str(s.value("input_device")))
+        out = s.value("output_device")
+        if out and self.generate_panel.output_box.findText(str(out)) >= 0:
+            self.generate_panel.output_box.setCurrentText(str(out))
+        for kind, box in self.generate_panel.model_boxes.items():
+            name = s.value(f"models/{kind}")
+            if name and box.findText(str(name)) >= 0:
+                box.setCurrentText(str(name))  # emits model_changed -> the worker
+        self.last_dir = str(s.value("last_dir", ""))
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("geometry", self.saveGeometry())
+        if self.recorder.device_box.isEnabled():
+            s.setValue("input_device", self.recorder.device_box.currentText())
+        if self.generate_panel.output_box.isEnabled():
+            s.setValue("output_device", self.generate_panel.output_box.currentText())
+        for kind in self.generate_panel.model_boxes:
+            s.setValue(f"models/{kind}", self.generate_panel.model(kind))
+        s.setValue("last_dir", self.last_dir)
+        s.sync()
+
+    # -- start-up -------------------------------------------------------------------------------------
+    def _start_warm_up(self) -> None:
+        self.projector.warm_up()
+        self._warm_next()
+
+    def _warm_next(self) -> None:
+        if self._warm_queue:
+            self.models.warm_up((self._warm_queue.pop(0),))
+
+    def _on_models_ready(self, kinds: str) -> None:
+        self._warm_next()
+
+    # -- voices in ------------------------------------------------------------------------------------
+    def _browse_file(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Select audio files", self.last_dir, AUDIO_FILTER)
+        for p in paths:
+            self.load_file(Path(p))
+
+    def load_file(self, path: Path, name: str | None = None, speaker: str | None = None) -> None:
+        """Decode (in the thread pool), show and embed an audio file."""
+        path = Path(path)
+        self.last_dir = str(path.parent)
+        self.status.info(f"Loading {path.name}…")
+
+        def work():
+            wav = load_audio(path)
+            return wav, synth_mel(wav)
+
+        run_task(work, lambda r: self.add_utterance(r[0], name or path.name, speaker or path.parent.name,
+                                                    mel=r[1]),
+                 lambda msg: self.status.error(f"Cannot load {path.name}: {msg}"))
+
+    def _on_recorded(self, wav: np.ndarray) -> None:
+        self._rec_count = getattr(self, "_rec_count", 0) + 1
+        name = f"recording {self._rec_count} ({len(wav) / SAMPLE_RATE:.1f} s)"
+        run_task(lambda: synth_mel(wav), lambda mel: self.add_utterance(wav, name, "you", mel=mel),
+                 self.status.error)
+
+    def add_utterance(self, wav: np.ndarray, name: str, speaker: str, kind: str = "real",
+                      mel: np.ndarray | None = None) -> Utterance:
+        """Register an utterance and ask the worker to embed it; it becomes the current voice."""
+        u = Utterance(name=name, speaker=speaker, kind=kind, wav=wav, mel=mel)
+        self.utterances[u.uid] = u
+        if kind != "generated":
+            self._add_voice_item(u)
+            self.status.info(f"Loaded {name}; computing its embedding…")
+        self.models.embed(u.uid, wav)
+        return u
+
+    def _add_voice_item(self, u: Utterance) -> None:
+        self.voice_box.insertItem(0, u.label, u.uid)
+        while self.voice_box.count() > MAX_VOICES:
+            self.voice_box.removeItem(self.voice_box.count() - 1)
+        self.voice_box.setCurrentIndex(0)
+
+    def _on_embedded(self, uid: int, embedding: np.ndarray) -> None:
+        u = self.utterances.get(uid)
+        if u is None:
+            return  # cleared meanwhile
+        u.embedding = embedding
+        if u.kind == "generated":
+            self.spectrograms.generated.show_embedding(embedding)
+        elif self.voice is u:
+            self.spectrograms.reference.show_embedding(embedding)
+        self._update_actions()
+        self.request_projection()
+        self.utterance_embedded.emit(uid)
+
+    def _on_voice_box(self, index: int) -> None:
+        u = self.utterances.get(self.voice_box.itemData(index)) if index >= 0 else None
+        self.set_voice(u)
+
+    def set_voice(self, u: Utterance | None) -> None:
+        self.voice = u
+        if u is not None:
+            self.spectrograms.reference.show_mel(u.mel, u.name)
+            self.spectrograms.reference.show_embedding(u.embedding)
+            i = self.voice_box.findData(u.uid)
+            if i >= 0 and i != self.voice_box.currentIndex():
+                self.voice_box.setCurrentIndex(i)
+        self._update_actions()
+
+    def _play_voice(self) -> None:
+        if self.voice is not None and self.voice.wav is not None:
+            self.player.play(self.voice.wav)
+
+    def _on_map_pick(self, kind: str, key: int) -> None:
+        if kind == "session":
+            u = self.utterances.get(key)
+            if u is not None and u.kind == "generated" and self.voice_box.findData(u.uid) < 0:
+                self._add_voice_item(u)
+        elif self.known is not None:
+            u = Utterance(name=self.known.label(key), speaker=f"LibriSpeech {self.known.speaker_ids[key]}",
+                          kind="known", embedding=self.known.embeddings[key])
+            self.utterances[u.uid] = u
+            self._add_voice_item(u)
+        else:
+            return
+        if u is not None:
+            self.set_voice(u)
+            self.status.info(f"Using the voice of {u.name}")
+
+    def clear_session(self) -> None:
+        keep = {self.voice.uid} if self.voice is not None and self.voice.kind == "profile" else set()
+        self.utterances = {k: u for k, u in self.utterances.items() if k in keep}
+        self.voice_box.clear()
+        for u in self.utterances.values():
+            self._add_voice_item(u)
+        if not self.utterances:
+            self.set_voice(None)
+        self.request_projection()
+
+    # -- voice map ------------------------------------------------------------------------------------
+    def map_utterances(self) -> list[Utterance]:
+        return [u for u in self.utterances.values() if u.embedding is not None and u.kind != "known"]
+
+    def request_projection(self) -> None:
+        pts = self.map_utterances()
+        self._projection_id += 1
+        self._projection_sets = {self._projection_id: pts}
+        emb = np.stack([u.embedding for u in pts]) if pts else np.zeros((0, 256), np.float32)
+        self.projector.request(self._projection_id, emb)
+
+    def _on_projected(self, rid: int, known_xy, session_xy) -> None:
+        pts = self._projection_sets.get(rid)
+        if pts is not None:
+            self.map.update_points(known_xy, pts, session_xy)
+
+    # -- generation -----------------------------------------------------------------------------------
+    def start_generation(self, mode: str) -> int:
+        gp = self.generate_panel
+        if self.job and self.job_mode:
+            return 0  # one job at a time
+        voice = self.voice
+        if mode != "vocode" and (voice is None or voice.embedding is None):
+            self.status.error("Choose a voice first (record, load a file or pick a point on the map)")
+            return 0
+        if mode == "vocode" and not self.mels:
+            return 0
+        text = gp.text.toPlainText().strip()
+        if mode != "vocode" and not text:
+            self.status.error("Type some text to synthesize")
+            return 0
+        speaker = voice.speaker if voice is not None else "?"
+        self.clip = None
+        if mode in ("both", "vocode"):
+            self._clip_count += 1
+            self.clip = Clip(name=f"clip {self._clip_count}", speaker=speaker, text=text)
+            self.outputs.add_clip(self.clip)
+            if self.player.available:
+                self.player.start_stream()
+        self.job_mode = mode
+        gp.show_progress(0.0, 0.0)
+        self.job = self.models.generate(mode=mode, text=text,
+                                        embedding=voice.embedding if voice is not None else None,
+                                        mels=list(self.mels), seed=gp.seed, vocoder=gp.model("vocoder"))
+        self._update_actions()
+        return self.job
+
+    def stop_generation(self) -> None:
+        if self.job_mode:
+            self.models.cancel(self.job)
+        self.player.stop()
+
+    def _on_mels(self, job: int, mels: list) -> None:
+        if job != self.job:
+            return
+        self.mels = list(mels)
+        gap = np.full((80, 12), -4.0, np.float32)
+        parts = []
+        for m in mels:
+            parts += [m, gap]
+        whole = np.concatenate(parts[:-1], axis=1) if parts else np.zeros((80, 0), np.float32)
+        self.spectrograms.generated.show_mel(whole, f"{len(mels)} sentence(s)")
+        if self.clip is not None:
+            self.clip.mels = self.mels
+
+    def _on_audio(self, job: int, chunk: np.ndarray) -> None:
+        if job != self.job or self.clip is None:
+            return
+        self.clip.chunks.append(chunk)
+        self.player.feed(chunk)
+
+    def _on_progress(self, job: int, fraction: float, rtf: float) -> None:
+        if job == self.job:
+            self.generate_panel.show_progress(fraction, rtf)
+
+    def _on_finished(self, job: int, outcome: str) -> None:
+        if job != self.job:
+            return
+        self.job_mode = ""
+        self.player.end_stream()
+        clip = self.clip
+        if clip is not None:
+            clip.complete = True
+            if outcome != "done":
+                clip.name += f" ({outcome})"
+            self.outputs.refresh_clip(clip)
+            if outcome == "done" and clip.chunks:
+                self.add_utterance(clip.wav, f"{clip.speaker} generated {clip.name}", clip.speaker,
+                                   kind="generated")
+        if outcome != "done":
+            self.generate_panel.progress.setFormat(outcome)
+        self._update_actions()
+        self.generation_finished.emit(job, outcome)
+
+    def _update_actions(self) -> None:
+        have_voice = self.voice is not None and self.voice.embedding is not None
+        self.generate_panel.set_running(bool(self.job_mode), have_voice, bool(self.mels))
+        self.play_button.setEnabled(self.player.available and self.voice is not None
+                                    and self.voice.wav is not None)
+        self.outputs.can_save_profile = have_voice
+        self.outputs._update_buttons()
+
+    # -- outputs --------------------------------------------------------------------------------------
+    def _export(self, clip: Clip, path: Path) -> None:
+        wav = clip.wav
+        run_task(lambda: write_clip(path, wav), lambda p: self.status.info(f"Saved {p}"),
+                 lambda msg: self.status.error(f"Export failed: {msg}"))
+
+    def _save_profile(self, name: str) -> None:
+        if self.voice is None or self.voice.embedding is None:
+            return
+        try:
+            self.outputs.profiles.save(name, self.voice.embedding, self.voice.speaker, self.voice.name)
+        except (OSError, ValueError) as e:
+            self.status.error(f"Cannot save the voice: {e}")
+            return
+        self.outputs.refresh_profiles()
+        self.outputs.select_profile(name)
+        self.status.info(f"Saved the voice {name!r}")
+
+    def _use_profile(self, name: str) -> None:
+        try:
+            u = self.outputs.profiles.load(name)
+        except (OSError, ValueError, KeyError) as e:
+            self.status.error(f"Cannot load the voice {name!r}: {e}")
+            return
+        self.utterances[u.uid] = u
+        self._add_voice_item(u)
+        self.set_voice(u)
+        self.request_projection()
+
+    # -- drag and drop, closing -----------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        if any(Path(u.toLocalFile()).suffix.lower() in AUDIO_SUFFIXES for u in urls):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            path = Path(url.toLocalFile())
+            if path.suffix.lower() in AUDIO_SUFFIXES:
+                self.load_file(path)
+        event.acceptProposedAction()
+
+    def closeEvent(self, event) -> None:
+        self.save_settings()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop audio, cancel the model worker and wait for it, stop the projection process."""
+        if getattr(self, "_shut", False):
+            return
+        self._shut = True
+        self.recorder.blockSignals(True)
+        self.recorder.stop()
+        self.player.stop()
+        self.models.shutdown()
+        self.projector.close()
+        from toolbox.gui.tasks import wait_for_tasks
+
+        wait_for_tasks(5000)

@@ -1,0 +1,93 @@
+"""Reference and generated utterances side by side: embedding heatmap + mel spectrogram each.
+
+Each row is its own canvas, created once; updates go through ``set_data``/``set_extent`` and a
+coalesced ``draw_idle`` so a change to one row never redraws the other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from models.audio import HOP_LENGTH, SAMPLE_RATE
+
+EMBED_RANGE = (0.0, 0.30)  # fixed colour scale for the 16x16 embedding heatmap
+MEL_RANGE = (-4.0, 4.0)
+FRAME_SECONDS = HOP_LENGTH / SAMPLE_RATE
+BACKGROUND = "#F0F0F0"
+
+
+class UtteranceView(FigureCanvasQTAgg):
+    """One row: (embedding heatmap | mel spectrogram), low frequencies at the bottom, time in s."""
+
+    def __init__(self, title: str) -> None:
+        self.figure = Figure(figsize=(8, 2.2), facecolor=BACKGROUND, layout="constrained")
+        super().__init__(self.figure)
+        self.title = title
+        gs = self.figure.add_gridspec(1, 2, width_ratios=[1, 4])
+        self.embed_ax = self.figure.add_subplot(gs[0])
+        self.mel_ax = self.figure.add_subplot(gs[1])
+        for ax in (self.embed_ax, self.mel_ax):
+            ax.set_facecolor(BACKGROUND)
+            for s in ax.spines.values():
+                s.set_visible(False)
+        self.embed_img = self.embed_ax.imshow(np.zeros((16, 16)), vmin=EMBED_RANGE[0], vmax=EMBED_RANGE[1],
+                                              cmap="viridis", interpolation="nearest")
+        self.embed_ax.set_xticks([])
+        self.embed_ax.set_yticks([])
+        self.embed_ax.set_title("embedding", fontsize=9)
+        self.figure.colorbar(self.embed_img, ax=self.embed_ax, fraction=0.046, pad=0.04)
+        self.mel_img = self.mel_ax.imshow(np.full((80, 1), MEL_RANGE[0]), aspect="auto", origin="lower",
+                                          interpolation="none", vmin=MEL_RANGE[0], vmax=MEL_RANGE[1],
+                                          cmap="magma", extent=(0, 1, 0, 80))
+        self.mel_ax.set_xlabel("time (s)", fontsize=8)
+        self.mel_ax.set_ylabel("mel band", fontsize=8)
+        self.mel_ax.tick_params(labelsize=7)
+        self.mel_ax.set_title(f"{title}: mel spectrogram", fontsize=9)
+        self.embed_img.set_visible(False)
+        self.mel_img.set_visible(False)
+        self._timer = QTimer(self, singleShot=True, interval=30)
+        self._timer.timeout.connect(self.draw_idle)
+        self.setMinimumHeight(150)
+        self.draws = 0  # for tests: how many times the row was asked to redraw
+
+    def show_mel(self, mel: np.ndarray | None, name: str = "") -> None:
+        """mel: (80, T) in [-4, 4], or None to clear."""
+        if mel is None or mel.size == 0:
+            self.mel_img.set_visible(False)
+        else:
+            self.mel_img.set_data(mel)
+            self.mel_img.set_extent((0, mel.shape[1] * FRAME_SECONDS, 0, mel.shape[0]))
+            self.mel_ax.set_xlim(0, mel.shape[1] * FRAME_SECONDS)
+            self.mel_ax.set_ylim(0, mel.shape[0])
+            self.mel_img.set_visible(True)
+        self.mel_ax.set_title(f"{self.title}: {name or 'mel spectrogram'}", fontsize=9)
+        self._schedule()
+
+    def show_embedding(self, embedding: np.ndarray | None) -> None:
+        """embedding: (256,) shown as 16x16 on the fixed EMBED_RANGE scale, or None to clear."""
+        if embedding is None:
+            self.embed_img.set_visible(False)
+        else:
+            self.embed_img.set_data(np.asarray(embedding, np.float32).reshape(16, 16))
+            self.embed_img.set_visible(True)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        self.draws += 1
+        if not self._timer.isActive():
+            self._timer.start()
+
+
+class SpectrogramPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.reference = UtteranceView("reference")
+        self.generated = UtteranceView("generated")
+        layout.addWidget(self.reference)
+        layout.addWidget(self.generated)

@@ -1,0 +1,211 @@
+"""The one model worker: a QObject living on its own QThread that owns the models.
+
+The GUI talks to it only through :class:`WorkerHandle` (queued signals in, queued signals out);
+cancellation is a job number the worker compares against between steps and in every progress
+callback, so Stop takes effect mid-model-call. Exceptions are logged with their traceback and
+reported through :attr:`ModelWorker.failed`; the worker keeps running.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from models.audio import SAMPLE_RATE
+from toolbox.gui.engine import Engine
+
+log = logging.getLogger(__name__)
+
+GAP_SECONDS = 0.15  # silence between sentences, as in the reference toolbox
+
+
+class Cancelled(Exception):
+    """Raised inside model callbacks to unwind a cancelled job."""
+
+
+@dataclass
+class GenerateRequest:
+    """One click of Synthesize / Vocode.
+
+    mode: "both" (synthesize then vocode while streaming), "synthesize" or "vocode" (`mels` given).
+    """
+
+    job: int
+    mode: str
+    text: str = ""
+    embedding: np.ndarray | None = None
+    mels: list[np.ndarray] = field(default_factory=list)
+    seed: int | None = None
+    vocoder: str = ""
+
+
+class ModelWorker(QObject):
+    status = Signal(str)
+    failed = Signal(str, str)  # what, message
+    embedded = Signal(int, object)  # uid, (256,) float32
+    embed_failed = Signal(int, str)  # uid, message
+    mels_ready = Signal(int, object)  # job, list of (80, T)
+    audio = Signal(int, object)  # job, (n,) float32 16 kHz chunk
+    progress = Signal(int, float, float)  # job, fraction in [0, 1], real-time factor (0 if unknown)
+    finished = Signal(int, str)  # job, "done" | "cancelled" | "failed"
+    models_ready = Signal(str)
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self._cancel_upto = 0  # jobs <= this are cancelled (written by the GUI thread)
+        self._lock = threading.Lock()
+
+    # -- called from the GUI thread ------------------------------------------------------------------
+    def cancel(self, job: int) -> None:
+        with self._lock:
+            self._cancel_upto = max(self._cancel_upto, job)
+
+    def _cancelled(self, job: int) -> bool:
+        return job <= self._cancel_upto
+
+    # -- slots (worker thread) -----------------------------------------------------------------------
+    @Slot(str, str)
+    def select_model(self, kind: str, name: str) -> None:
+        self.engine.select(kind, name)
+
+    @Slot(object)
+    def warm_up(self, kinds) -> None:
+        """Load models ahead of need so the first click is quick; failures only become status."""
+        for kind in kinds:
+            try:
+                self.status.emit(f"Loading {kind}…")
+                self.status.emit(f"Loaded {self.engine.ensure(kind)}")
+            except Exception as e:
+                log.warning("could not load %s: %s", kind, e)
+                self.failed.emit(f"Loading the {kind}", str(e))
+        self.models_ready.emit(",".join(kinds))
+
+    @Slot(int, object)
+    def embed(self, uid: int, wav: np.ndarray) -> None:
+        try:
+            self.embedded.emit(uid, self.engine.embed(wav))
+        except Exception as e:
+            log.exception("embedding utterance %d failed", uid)
+            self.embed_failed.emit(uid, str(e))
+            self.failed.emit("Embedding", str(e))
+
+    @Slot(object)
+    def generate(self, req: GenerateRequest) -> None:
+        job = req.job
+        if self._cancelled(job):
+            self.finished.emit(job, "cancelled")
+            return
+        start = time.perf_counter()
+        produced = [0]
+        synth_share = 0.3 if req.mode == "both" else (1.0 if req.mode == "synthesize" else 0.0)
+
+        def check() -> bool:
+            if self._cancelled(job):
+                raise Cancelled
+            return False
+
+        def rtf() -> float:
+            return (time.perf_counter() - start) / (produced[0] / SAMPLE_RATE) if produced[0] else 0.0
+
+        try:
+            mels = req.mels
+            if req.mode in ("both", "synthesize"):
+                self.status.emit(f"Synthesizing with {self.engine.ensure('synthesizer')}…")
+
+                def synth_progress(done: int, total: int) -> None:
+                    check()
+                    self.progress.emit(job, synth_share * done / max(total, 1), 0.0)
+
+                mels = self.engine.synthesize(req.text, req.embedding, seed=req.seed,
+                                              progress=synth_progress, cancel=check)
+                check()
+                self.mels_ready.emit(job, mels)
+            if req.mode in ("both", "vocode"):
+                if req.vocoder:
+                    self.engine.select("vocoder", req.vocoder)
+                self.status.emit(f"Vocoding with {self.engine.ensure('vocoder')}…")
+                total = sum(max(m.shape[1] - 1, 1) * 200 for m in mels) or 1
+                base = 0
+                for i, mel in enumerate(mels):
+                    span = max(mel.shape[1] - 1, 1) * 200
+
+                    def voc_progress(done: int, n: int, base=base, span=span) -> None:
+                        check()
+                        frac = min(1.0, (base + done * span / max(n, 1)) / total)
+                        self.progress.emit(job, synth_share + (1 - synth_share) * frac, rtf())
+
+                    for chunk in self.engine.vocode(mel, seed=req.seed, progress=voc_progress, cancel=check):
+                        check()
+                        chunk = np.clip(np.asarray(chunk, np.float32).reshape(-1), -1.0, 1.0)
+                        produced[0] += len(chunk)
+                        self.audio.emit(job, chunk)
+                    base += span
+                    if i < len(mels) - 1:
+                        gap = np.zeros(int(GAP_SECONDS * SAMPLE_RATE), np.float32)
+                        produced[0] += len(gap)
+                        self.audio.emit(job, gap)
+            self.progress.emit(job, 1.0, rtf())
+            self.status.emit(f"Done in {time.perf_counter() - start:.1f} s"
+                             + (f" (real-time factor {rtf():.2f})" if produced[0] else ""))
+            self.finished.emit(job, "done")
+        except Cancelled:
+            self.status.emit("Stopped")
+            self.finished.emit(job, "cancelled")
+        except Exception as e:
+            log.exception("generation failed")
+            self.failed.emit("Generation", f"{type(e).__name__}: {e}")
+            self.finished.emit(job, "failed")
+
+
+class WorkerHandle(QObject):
+    """Lives on the GUI thread; owns the worker thread and forwards requests as queued signals."""
+
+    _select = Signal(str, str)
+    _warm = Signal(object)
+    _embed = Signal(int, object)
+    _generate = Signal(object)
+
+    def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.thread = QThread()
+        self.thread.setObjectName("model-worker")
+        self.worker = ModelWorker(engine)
+        self.worker.moveToThread(self.thread)
+        self._select.connect(self.worker.select_model)
+        self._warm.connect(self.worker.warm_up)
+        self._embed.connect(self.worker.embed)
+        self._generate.connect(self.worker.generate)
+        self._job = 0
+        self.thread.start()
+
+    def select_model(self, kind: str, name: str) -> None:
+        self._select.emit(kind, name)
+
+    def warm_up(self, kinds: tuple[str, ...]) -> None:
+        self._warm.emit(tuple(kinds))
+
+    def embed(self, uid: int, wav: np.ndarray) -> None:
+        self._embed.emit(uid, wav)
+
+    def generate(self, **kwargs) -> int:
+        self._job += 1
+        self._generate.emit(GenerateRequest(job=self._job, **kwargs))
+        return self._job
+
+    def cancel(self, job: int | None = None) -> None:
+        self.worker.cancel(self._job if job is None else job)
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel everything, stop the thread and wait for it (returns False if it did not stop)."""
+        self.worker.cancel(self._job + 1_000_000)
+        self.thread.quit()
+        ok = self.thread.wait(timeout_ms)
+        if not ok:
+            log.error("the model worker did not stop within %d ms", timeout_ms)
+        return ok
