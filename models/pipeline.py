@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from models.audio import SAMPLE_RATE, load_audio
-from models.text import TextError, split_text
+from models.text import TextError, encode_text, split_text
 from models.vocoding import Progress, Vocoder, check_cancel
 
 log = logging.getLogger(__name__)
@@ -54,11 +54,8 @@ class Pipeline:
         return np.asarray(self.encoder.embed_utterance(wav), dtype=np.float32)
 
     def split(self, text: str) -> list[str]:
-        """Chunks of `text` to synthesize one by one. Raises TextError for empty text."""
-        chunks = split_text(text, self.target_words, self.max_words)
-        if not chunks:
-            raise TextError("the text is empty")
-        return chunks
+        """Chunks of `text` to synthesize one by one (see :func:`text_chunks`)."""
+        return text_chunks(text, self.target_words, self.max_words)
 
     def synthesize(self, text: str | Sequence[str], embedding: np.ndarray, seed: int | None = None,
                    progress: Progress | None = None, cancel: threading.Event | None = None
@@ -69,11 +66,13 @@ class Pipeline:
 
     def vocode(self, mels: Sequence[np.ndarray], seed: int | None = None, progress: Progress | None = None,
                cancel: threading.Event | None = None) -> list[np.ndarray]:
-        """One waveform (L_i,) per mel; mel i uses seed + i."""
+        """One waveform (L_i,) per mel; mel i uses seed + i. Progress is reported per mel."""
         out = []
         for i, mel in enumerate(mels):
-            sub = None if progress is None else _scaled(progress, i / len(mels), 1 / len(mels))
-            out.append(self.vocoder.vocode(mel, seed=_offset(seed, i), progress=sub, cancel=cancel))
+            check_cancel(cancel, "vocoding")
+            out.append(self.vocoder.vocode(mel, seed=_offset(seed, i), cancel=cancel))
+            if progress is not None:
+                progress((i + 1) / len(mels), f"vocoded {i + 1}/{len(mels)}")
         return out
 
     def iter_sentences(self, text: str, embedding: np.ndarray, seed: int | None = None,
@@ -130,6 +129,30 @@ class Pipeline:
             progress(1.0, "done")
 
 
+def text_chunks(text: str, target_words: int = 20, max_words: int = 25) -> list[str]:
+    """Split `text` into chunks for the synthesizer; chunks with nothing to pronounce (e.g. only emoji
+    or punctuation) are skipped with a warning.
+
+    Raises:
+        TextError: the text is empty, has nothing to pronounce, or contains ARPAbet in braces.
+    """
+    if not text.strip():
+        raise TextError("the text is empty")
+    chunks = []
+    for chunk in split_text(text, target_words, max_words):
+        try:
+            encode_text(chunk, on_unknown="ignore")
+        except TextError:
+            if "{" in chunk:
+                raise
+            log.warning("skipping %r: nothing to pronounce", chunk[:40])
+            continue
+        chunks.append(chunk)
+    if not chunks:
+        raise TextError("there is no text to speak (only punctuation or unsupported characters)")
+    return chunks
+
+
 def _offset(seed: int | None, i: int) -> int | None:
     return None if seed is None else seed + i
 
@@ -141,4 +164,4 @@ def _scaled(progress: Progress, start: float, span: float, message: str | None =
     return report
 
 
-__all__ = ["SAMPLE_RATE", "Pipeline"]
+__all__ = ["SAMPLE_RATE", "Pipeline", "text_chunks"]

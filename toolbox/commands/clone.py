@@ -1,0 +1,171 @@
+"""`sv2tts clone --voice REF --text TEXT -o OUT.wav`: say a text in the voice of a reference recording."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+OUTPUT_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16")}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("clone", help="synthesize text in the voice of a reference recording")
+    p.add_argument("--voice", type=Path, required=True, help="reference recording (wav, flac, mp3, ...)")
+    text = p.add_mutually_exclusive_group(required=True)
+    text.add_argument("--text", help="the text to say")
+    text.add_argument("--text-file", type=Path, help="a UTF-8 text file to say")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output .wav or .flac (16 kHz)")
+    p.add_argument("--synthesizer", type=Path, help="synthesizer weights (.pt or .safetensors); "
+                   "default: model store")
+    p.add_argument("--vocoder", default=None, help="'griffinlim' or WaveRNN weights (.pt or .safetensors); "
+                   "default: the store's WaveRNN, else Griffin-Lim")
+    p.add_argument("--encoder", type=Path, help="encoder weights; default: model store")
+    p.add_argument("--seed", type=int, default=None, help="seed: the same seed gives the same audio")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "int8"],
+                   help="synthesizer decoder weights at inference (auto: fastest exact-enough)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from models.pipeline import Pipeline, text_chunks
+    from models.text import TextError
+    from toolbox.cli import UserError
+
+    out = check_output(args.output, args.force)
+    text = read_text(args)
+    try:
+        chunks = text_chunks(text)  # validate the text before loading any model
+    except TextError as e:
+        raise UserError(str(e)) from None
+
+    encoder = load_encoder(args.encoder)
+    synthesizer = load_synthesizer(args.synthesizer, args.precision)
+    vocoder = load_vocoder(args.vocoder)
+    pipeline = Pipeline(encoder, synthesizer, vocoder)
+    embedding = pipeline.embed(args.voice)
+
+    bar = progress_bar(len(chunks))
+    try:
+        seconds = write_audio(out, pipeline.iter_sentences(text, embedding, seed=args.seed, progress=bar),
+                              vocoder.sample_rate)
+    except TextError as e:
+        raise UserError(str(e)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"wrote {out}: {seconds:.2f} s of audio, {len(chunks)} sentence(s)", file=sys.stderr)
+    return 0
+
+
+def check_output(path: Path, force: bool) -> Path:
+    from toolbox.cli import UserError
+
+    if path.suffix.lower() not in OUTPUT_FORMATS:
+        raise UserError(f"{path}: the output must end in {' or '.join(OUTPUT_FORMATS)}")
+    if path.exists() and not force:
+        raise UserError(f"{path} exists; use --force to overwrite it")
+    if not path.parent.is_dir():
+        raise UserError(f"{path.parent}: no such directory")
+    return path
+
+
+def read_text(args: argparse.Namespace) -> str:
+    from toolbox.cli import UserError
+
+    if args.text is not None:
+        return args.text
+    try:
+        return args.text_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{args.text_file}: no such file") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{args.text_file}: not UTF-8 text") from None
+    except OSError as e:
+        raise UserError(f"{args.text_file}: cannot read it ({e.strerror})") from None
+
+
+def load_encoder(path: Path | None):
+    from models.encoder import SpeakerEncoder
+
+    return SpeakerEncoder.from_file(path) if path else SpeakerEncoder.default()
+
+
+def load_synthesizer(path: Path | None, precision: str):
+    from models.store import ModelStore
+    from models.synthesizer import Synthesizer
+
+    return Synthesizer.from_file(path or ModelStore().get("synthesizer"), precision=precision)
+
+
+def load_vocoder(choice: str | None):
+    """'griffinlim', a WaveRNN weights path, or None: the store's WaveRNN if present, else Griffin-Lim."""
+    from models.griffinlim import GriffinLim
+    from toolbox.cli import UserError
+
+    if choice is not None and choice.lower() in ("griffinlim", "griffin-lim", "gl"):
+        return GriffinLim()
+    if choice is None:
+        from models.store import ModelStore
+
+        try:
+            path = ModelStore().path("vocoder")
+        except Exception:  # an unknown name or a broken manifest: fall back like a missing file
+            path = None
+        if path is None:
+            log.warning("no WaveRNN vocoder installed (see `sv2tts models`); using Griffin-Lim")
+            return GriffinLim()
+    else:
+        path = Path(choice)
+    try:
+        from models.vocoder import WaveRNNVocoder
+    except ImportError:
+        raise UserError("the WaveRNN vocoder is not available in this build; "
+                        "use --vocoder griffinlim") from None
+    return WaveRNNVocoder.from_file(path)
+
+
+def write_audio(path: Path, chunks, sample_rate: int) -> float:
+    """Write float chunks to `path` through a temporary file renamed at the end: a failure or an
+    interruption leaves nothing behind. Returns the duration in seconds."""
+    import soundfile as sf
+
+    fmt, subtype = OUTPUT_FORMATS[path.suffix.lower()]
+    tmp = path.with_name(f".{path.name}.part")
+    n = 0
+    try:
+        with sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=1, format=fmt,
+                          subtype=subtype) as f:
+            for chunk in chunks:
+                f.write(np.clip(chunk, -1.0, 1.0).astype(np.float32, copy=False))
+                n += len(chunk)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n / sample_rate
+
+
+def progress_bar(n_chunks: int):
+    """A tqdm bar on stderr (percent) for texts of several chunks; returns a progress callback or None."""
+    if n_chunks < 2:
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, unit="%", desc="cloning", file=sys.stderr,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
+
+    class Callback:
+        def __call__(self, fraction: float, message: str) -> None:
+            bar.update(max(0, round(100 * fraction) - bar.n))
+            bar.set_postfix_str(message, refresh=False)
+
+        def close(self) -> None:
+            bar.close()
+
+    return Callback()
