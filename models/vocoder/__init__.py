@@ -1,0 +1,166 @@
+"""WaveRNN vocoder: mel (80, T) on the synthesizer's [-4, 4] scale -> 16 kHz float32 audio.
+
+``WaveRNNVocoder`` implements the project's ``Vocoder`` protocol (``sample_rate``, ``vocode``,
+``stream``) over the published fatchord WaveRNN. Load the published ``vocoder.pt`` or our
+``.safetensors`` with :meth:`WaveRNNVocoder.from_file`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.checkpoint import (
+    CheckpointError,
+    config_from_dict,
+    load_safetensors,
+    load_torch_checkpoint,
+    model_state_of,
+    save_safetensors,
+)
+from models.vocoder.config import VocoderConfig
+from models.vocoder.fast import PRECISIONS, CancelCheck, Cancelled, FastWaveRNN
+from models.vocoding import Progress
+from models.vocoder.folding import Finisher, FoldPlan, streaming_plan, uniform_plan
+from models.vocoder.model import WaveRNN
+from models.vocoder.naive import conditioning
+
+log = logging.getLogger(__name__)
+
+KIND = "vocoder"
+SCHEDULES = ("stream", "published")
+
+__all__ = ["WaveRNN", "VocoderConfig", "WaveRNNVocoder", "Cancelled", "PRECISIONS", "SCHEDULES"]
+
+
+class WaveRNNVocoder:
+    """Fast, streaming WaveRNN generation. Several instances may coexist; each owns its network.
+
+    Args:
+        net: the network (kept in eval mode on the CPU).
+        precision: "float32" (exact weights), "bf16" (bf16 weights in the per-step matmuls and the
+            rnn1 input projection; needs AVX-512 BF16 / AMX to be fast) or "auto" (bf16 when the
+            CPU supports it, else float32).
+        schedule: "stream" (short first folds, target 4000 / overlap 400: first audio early) or
+            "published" (uniform folds, target 8000 / overlap 800 as the reference's infer_waveform).
+        target, overlap: override the schedule's fold target / overlap (samples).
+    """
+
+    def __init__(self, net: WaveRNN, precision: str = "float32", schedule: str = "stream",
+                 target: int | None = None, overlap: int | None = None) -> None:
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+        self.net = net.eval()
+        self.config = net.config
+        self.sample_rate = net.config.sample_rate
+        self.schedule = schedule
+        self.target = target or (4000 if schedule == "stream" else 8000)
+        self.overlap = overlap if overlap is not None else (400 if schedule == "stream" else 800)
+        self._fast: FastWaveRNN | None = None
+        self.precision = precision
+        self.set_precision(precision)
+
+    def set_precision(self, precision: str) -> None:
+        if precision == "auto":
+            precision = "bf16" if bf16_supported() else "float32"
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        self.precision = precision
+        self._fast = FastWaveRNN(self.net, precision)
+
+    # -- construction ------------------------------------------------------------------------------
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs) -> WaveRNNVocoder:
+        """Load the published ``vocoder.pt`` layout (strict) or our ``.safetensors`` format.
+
+        Raises:
+            CheckpointError: missing/corrupt file, or weights of another layout.
+        """
+        path = Path(path)
+        if path.suffix == ".safetensors":
+            state, config_dict, _ = load_safetensors(path, KIND)
+            config = config_from_dict(VocoderConfig, config_dict)
+        else:
+            ckpt = load_torch_checkpoint(path)
+            state, config = model_state_of(ckpt, path), VocoderConfig.rtvc()
+        net = WaveRNN(config)
+        load_strict(net, state, path)
+        log.info("loaded vocoder %s (trained %d steps)", path.name, int(net.step.item()))
+        return cls(net, **kwargs)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the weights and config as our safetensors format."""
+        return save_safetensors(path, self.net.state_dict(), KIND, self.config)
+
+    # -- generation --------------------------------------------------------------------------------
+    def plan(self, total: int) -> FoldPlan:
+        """The fold plan for `total` conditioning samples (T * hop)."""
+        if self.schedule == "published":
+            return uniform_plan(total, self.target, self.overlap)
+        return streaming_plan(total, self.target, self.overlap)
+
+    def stream(self, mel: np.ndarray, *, seed: int | None = None, progress: Progress | None = None,
+               cancel: CancelCheck = None) -> Iterator[np.ndarray]:
+        """Yield final float32 audio chunks in time order; together (T - 1) * hop samples.
+
+        mel: (80, T) float32 log-mel on the synthesizer's [-4, 4] scale.
+        progress(fraction, "vocoding") is called after each block of steps; `cancel` (an Event, or a
+        callable returning True) is checked every step and raises Cancelled.
+        """
+        c = self.config
+        mel = _check_mel(mel, c)
+        wave_len = (mel.shape[1] - 1) * c.hop_length
+        if wave_len == 0:
+            return
+        cond = conditioning(self.net, mel)  # (T hop, 80 + 4A)
+        fin = Finisher(wave_len, c.bits, c.mu_law, c.preemphasis, c.fade_out_frames * c.hop_length)
+        report = (lambda done, total: progress(done / total, "vocoding")) if progress else None
+        for _, y in self._fast.run(cond, self.plan(cond.shape[0]), seed, report, cancel):
+            out = fin.push(y)
+            if out.size:
+                yield out
+            if fin.done:
+                break
+
+    def vocode(self, mel: np.ndarray, *, seed: int | None = None, progress: Progress | None = None,
+               cancel: CancelCheck = None) -> np.ndarray:
+        """mel: (80, T) in [-4, 4] -> (T - 1) * hop float32 samples at 16 kHz."""
+        chunks = list(self.stream(mel, seed=seed, progress=progress, cancel=cancel))
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+
+def bf16_supported() -> bool:
+    """True when oneDNN has native bf16 matmuls on this CPU (AVX-512 BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _check_mel(mel: np.ndarray, c: VocoderConfig) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float32)
+    if mel.ndim != 2 or mel.shape[0] != c.n_mels:
+        raise ValueError(f"mel must be ({c.n_mels}, T) float32, got shape {mel.shape}")
+    if not np.all(np.isfinite(mel)):
+        raise ValueError("mel contains NaN or infinite values")
+    return mel
+
+
+def load_strict(net: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Strict ``load_state_dict`` with a one-line error naming what does not match."""
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
+             if k in state and state[k].shape != v.shape]
+    if missing or unexpected or wrong:
+        detail = "; ".join(filter(None, [
+            f"missing {missing[:3]}" if missing else "",
+            f"unexpected {unexpected[:3]}" if unexpected else "",
+            f"shape {wrong[:3]}" if wrong else ""]))
+        raise CheckpointError(f"{path}: not a WaveRNN vocoder checkpoint of this layout ({detail})")
+    net.load_state_dict(state, strict=True)

@@ -1,0 +1,271 @@
+"""Fast folded WaveRNN generation on the CPU, with streaming of final chunks.
+
+Same network, same math as the reference loop, re-arranged so that each sequential step does as
+little as possible:
+
+* Every input projection that does not depend on the previously generated sample is computed for a
+  whole block of steps in a few large matmuls: ``I``'s mel/a1 part (``c_t``), rnn1's input gates
+  (``W_ih1 I(x_prev, m_t, a1_t) = x_prev W_ih1 I[:, 0] + W_ih1 c_t`` — linear, so it splits exactly),
+  rnn2's a2 part, fc1's a3 part and fc2's a4 part.
+* The two recurrent matmuls (``W_hh1 h1``, ``W_hh2 h2``) share one ``baddbmm`` per step; the GRU
+  gates are updated in place in preallocated buffers (no per-step allocation).
+* Sampling draws one uniform per row and step (a block at a time, from a seeded generator) and
+  inverts the CDF of ``softmax(logits)``: exactly ``Categorical`` in distribution, and much cheaper
+  than ``multinomial`` (which draws an exponential per class).
+* ``precision="bf16"`` keeps bf16 copies of the per-step weights (AVX-512 BF16 matmuls); states,
+  gate math and the precomputed projections stay float32.
+* Folds run in lock-step as one batch (rows sorted longest first, so active rows are a prefix); a
+  chunk of output is emitted as soon as every fold covering it has generated it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+
+from models.vocoder.folding import FoldPlan, envelopes, fold_index
+from models.vocoder.model import WaveRNN
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("float32", "bf16")
+StepProgress = Callable[[int, int], None]  # (steps done, total steps)
+CancelCheck = threading.Event | Callable[[], bool] | None
+
+try:  # the shared cancellation exception (models/vocoding.py), if present
+    from models.vocoding import Cancelled
+except ImportError:  # pragma: no cover - until models/vocoding.py exists
+    class Cancelled(Exception):  # type: ignore[no-redef]
+        """Generation was cancelled by the caller."""
+
+
+def is_cancelled(cancel: CancelCheck) -> bool:
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())
+
+
+class FastWaveRNN:
+    """Prepared (fused, transposed, optionally bf16) weights of a WaveRNN and the lock-step loop."""
+
+    def __init__(self, net: WaveRNN, precision: str = "float32") -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        self.config = c = net.config
+        self.precision = precision
+        wdt = torch.bfloat16 if precision == "bf16" else torch.float32
+        R, A, M = c.rnn_dims, c.aux_dims, c.n_mels
+        with torch.no_grad():
+            g = {k: v.detach().float().cpu() for k, v in net.state_dict().items() if v.is_floating_point()}
+            wI = g["I.weight"]  # (R, 1 + M + A)
+            self.wI0 = wI[:, 0].contiguous()  # (R,) weight of x_prev
+            self.u1 = g["rnn1.weight_ih_l0"] @ self.wI0  # (3R,) x_prev's share of rnn1's input gates
+            # Block precompute: [m | a1] -> c (R), then c -> rnn1 gates; a2 -> rnn2 gates; a3, a4 -> fc1, fc2.
+            self.WIc = wI[:, 1:].t().contiguous()  # (M + A, R)
+            self.bI = g["I.bias"]
+            self.Wih1 = g["rnn1.weight_ih_l0"].t().contiguous()  # (R, 3R)
+            self.bih1 = g["rnn1.bias_ih_l0"]
+            wih2 = g["rnn2.weight_ih_l0"]
+            self.Wih2a = wih2[:, R:].t().contiguous()  # (A, 3R)
+            self.bih2 = g["rnn2.bias_ih_l0"]
+            self.W1a = g["fc1.weight"][:, R:].t().contiguous()
+            self.b1 = g["fc1.bias"]
+            self.W2a = g["fc2.weight"][:, c.fc_dims:].t().contiguous()
+            self.b2 = g["fc2.bias"]
+            # Per-step weights, (in, out) so that x @ W is a plain row-major GEMM.
+            self.Whh = torch.stack([g["rnn1.weight_hh_l0"].t(), g["rnn2.weight_hh_l0"].t()]).to(wdt)  # (2, R, 3R)
+            self.bhh = torch.stack([g["rnn1.bias_hh_l0"], g["rnn2.bias_hh_l0"]]).unsqueeze(1)  # (2, 1, 3R)
+            self.Wih2x = wih2[:, :R].t().contiguous().to(wdt)  # (R, 3R)
+            self.W1x = g["fc1.weight"][:, :R].t().contiguous().to(wdt)  # (R, F)
+            self.W2x = g["fc2.weight"][:, : c.fc_dims].t().contiguous().to(wdt)  # (F, F)
+            self.W3 = g["fc3.weight"].t().contiguous().to(wdt)  # (F, C)
+            self.b3 = g["fc3.bias"]
+        self.M, self.A = M, A
+
+    # ---------------------------------------------------------------------------------------------
+    def _precompute(self, cond: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """cond: (n, K, M + 4A) -> c (n, K, R), P1 (n, K, 3R), A2 (n, K, 3R), A3 (n, K, F), A4 (n, K, F)."""
+        M, A = self.M, self.A
+        c = torch.addmm(self.bI, cond[..., : M + A].reshape(-1, M + A), self.WIc)  # (nK, R)
+        P1 = torch.addmm(self.bih1, c, self.Wih1)
+        A2 = torch.addmm(self.bih2, cond[..., M + A: M + 2 * A].reshape(-1, A), self.Wih2a)
+        A3 = torch.addmm(self.b1, cond[..., M + 2 * A: M + 3 * A].reshape(-1, A), self.W1a)
+        A4 = torch.addmm(self.b2, cond[..., M + 3 * A:].reshape(-1, A), self.W2a)
+        n, K = cond.shape[:2]
+        return tuple(t.view(n, K, -1) for t in (c, P1, A2, A3, A4))
+
+    @torch.no_grad()
+    def run(self, cond: torch.Tensor, plan: FoldPlan, seed: int | None = None, progress: StepProgress | None = None,
+            cancel: CancelCheck = None, block: int = 64, forced: torch.Tensor | None = None,
+            logits_out: list[torch.Tensor] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Generate all folds of `plan` over `cond` in lock-step.
+
+        cond: (L, M + 4A) float32 upsampled conditioning (L = plan.total).
+        Yields (start, y): overlap-added values in [-1, 1] for positions [start, start + len(y)), in
+        time order, as soon as they are final; the concatenation covers [0, plan.padded_total).
+        Raises Cancelled when `cancel` is set (checked every step).
+        Testing hooks: `forced` (N, S) class labels per fold (plan order) are fed back instead of
+        sampling (teacher forcing); `logits_out` receives each step's (n, C) logits (row order).
+        """
+        c = self.config
+        R, Fd, C = c.rnn_dims, c.fc_dims, c.n_classes
+        wdt = self.Whh.dtype
+        bf16 = wdt != torch.float32
+        gen = torch.Generator()
+        if seed is not None:
+            gen.manual_seed(int(seed))
+        else:
+            gen.seed()
+        lengths = np.asarray(plan.lengths)
+        offsets = np.asarray(plan.offsets)
+        order = np.argsort(-lengths, kind="stable")  # row r generates fold order[r]
+        row_len = lengths[order]
+        idx_all = torch.from_numpy(fold_index(plan)[order])  # (N, S)
+        padded = torch.zeros(plan.padded_total + 1, cond.shape[1])
+        n_real = min(cond.shape[0], plan.padded_total)
+        padded[:n_real] = cond[:n_real]
+        N, S = idx_all.shape
+        labels = np.zeros((N, S), dtype=np.int16)  # generated class per row and step
+        forced_rows = None if forced is None else torch.as_tensor(forced, dtype=torch.long)[torch.from_numpy(order)]
+
+        # Streaming state: emit [emitted, frontier) once every fold covering it has generated it.
+        fade_in, fade_out = envelopes(plan.overlap)
+        emitted = 0
+        done_at = np.zeros(N, dtype=np.int64)  # steps generated per fold (fold order)
+
+        def emit(frontier: int) -> Iterator[tuple[int, np.ndarray]]:
+            nonlocal emitted
+            if frontier <= emitted:
+                return
+            a, b = emitted, frontier
+            y = np.zeros(b - a, dtype=np.float64)
+            lo = np.searchsorted(offsets + lengths, a, side="right")
+            for f in range(lo, N):
+                o, n = offsets[f], lengths[f]
+                if o >= b:
+                    break
+                s0, s1 = max(a, o) - o, min(b, o + n) - o
+                row = int(np.nonzero(order == f)[0][0])
+                seg = labels[row, s0:s1].astype(np.float64) * (2.0 / (C - 1)) - 1.0
+                j = np.arange(s0, s1)
+                w = np.ones(s1 - s0)
+                ov = plan.overlap
+                if ov:
+                    head = j < ov
+                    w[head] = fade_in[j[head]]
+                    tail = j >= n - ov
+                    w[tail] *= fade_out[j[tail] - (n - ov)]
+                y[max(a, o) - a: min(b, o + n) - a] += seg * w
+            emitted = b
+            yield a, y
+
+        h = torch.zeros(2, N, R)
+        xprev = torch.zeros(N, 1)
+        total_steps = int(S)
+        step = 0
+        while step < S:
+            n = int(np.sum(row_len > step))  # active rows (a prefix)
+            K = min(block, S - step)
+            if h.shape[1] != n:
+                h, xprev = h[:, :n].contiguous(), xprev[:n].contiguous()
+            cond_blk = padded[idx_all[:n, step:step + K]]  # (n, K, D)
+            Cb, P1, A2, A3, A4 = self._precompute(cond_blk)
+            # Per-block buffers (sized for n rows); nothing is allocated inside the step loop.
+            gh = torch.empty(2, n, 3 * R)
+            gi = torch.empty(n, 3 * R)
+            rz = torch.empty(n, 2 * R)
+            nb = torch.empty(n, R)
+            x = torch.empty(n, R)
+            z1 = torch.empty(n, Fd)
+            z2 = torch.empty(n, Fd)
+            logits = torch.empty(n, C)
+            probs = torch.empty(n, C)
+            smp = torch.empty(n, 1, dtype=torch.long)
+            cdf = torch.empty(n, C)
+            thr = torch.empty(n, 1)
+            uni = torch.rand(n, K, generator=gen)
+            blk_labels = torch.empty(n, K, dtype=torch.long)
+            if bf16:
+                hb = torch.empty(2, n, R, dtype=wdt)
+                xb = torch.empty(n, R, dtype=wdt)
+                zb = torch.empty(n, Fd, dtype=wdt)
+                t3 = torch.empty(n, 3 * R, dtype=wdt)
+                tf = torch.empty(n, Fd, dtype=wdt)
+                tc = torch.empty(n, C, dtype=wdt)
+                ghb = torch.empty(2, n, 3 * R, dtype=wdt)
+            h1, h2 = h[0], h[1]
+            for k in range(K):
+                if is_cancelled(cancel):
+                    raise Cancelled("vocoding cancelled")
+                # Recurrent terms of both GRUs: (2, n, R) @ (2, R, 3R) + b_hh.
+                if bf16:
+                    hb.copy_(h)
+                    torch.bmm(hb, self.Whh, out=ghb)
+                    torch.add(ghb, self.bhh, out=gh)
+                else:
+                    torch.baddbmm(self.bhh, h, self.Whh, out=gh)
+                # rnn1: input gates = P1 + x_prev * u1
+                torch.addcmul(P1[:, k], xprev, self.u1, out=gi)
+                _gru_(gi, gh[0], h1, rz, nb)
+                # x = I(...) + h1 = c_t + x_prev * wI0 + h1
+                torch.addcmul(Cb[:, k], xprev, self.wI0, out=x)
+                x.add_(h1)
+                if bf16:
+                    xb.copy_(x)
+                    torch.mm(xb, self.Wih2x, out=t3)
+                    torch.add(A2[:, k], t3, out=gi)
+                else:
+                    torch.addmm(A2[:, k], x, self.Wih2x, out=gi)
+                _gru_(gi, gh[1], h2, rz, nb)
+                x.add_(h2)
+                if bf16:
+                    xb.copy_(x)
+                    torch.mm(xb, self.W1x, out=tf)
+                    torch.add(A3[:, k], tf, out=z1).relu_()
+                    zb.copy_(z1)
+                    torch.mm(zb, self.W2x, out=tf)
+                    torch.add(A4[:, k], tf, out=z2).relu_()
+                    zb.copy_(z2)
+                    torch.mm(zb, self.W3, out=tc)
+                    torch.add(self.b3, tc, out=logits)
+                else:
+                    torch.addmm(A3[:, k], x, self.W1x, out=z1).relu_()
+                    torch.addmm(A4[:, k], z1, self.W2x, out=z2).relu_()
+                    torch.addmm(self.b3, z2, self.W3, out=logits)
+                if logits_out is not None:
+                    logits_out.append(logits.clone())
+                if forced is None:
+                    # Inverse-CDF sampling with one uniform per row: exact Categorical(softmax(logits)).
+                    torch.softmax(logits, dim=1, out=probs)
+                    torch.cumsum(probs, dim=1, out=cdf)
+                    torch.mul(cdf[:, -1:], uni[:, k:k + 1], out=thr)
+                    torch.searchsorted(cdf, thr, out=smp)
+                    smp.clamp_(max=C - 1)
+                else:
+                    smp.copy_(forced_rows[:n, step + k:step + k + 1])
+                blk_labels[:, k:k + 1] = smp
+                xprev.copy_(smp).mul_(2.0 / (C - 1)).sub_(1.0)
+            labels[:n, step:step + K] = blk_labels.numpy()
+            step += K
+            done_at[order[:n]] = np.minimum(step, lengths[order[:n]])
+            done_at[order[n:]] = lengths[order[n:]]
+            incomplete = done_at < lengths
+            frontier = int(np.min((offsets + done_at)[incomplete])) if incomplete.any() else plan.padded_total
+            yield from emit(frontier)
+            if progress is not None:
+                progress(step, total_steps)
+
+
+def _gru_(gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor, rz: torch.Tensor, nb: torch.Tensor) -> None:
+    """In-place GRU cell update (PyTorch gate order r, z, n): h <- n + z (h - n)."""
+    R = h.shape[1]
+    torch.add(gi[:, : 2 * R], gh[:, : 2 * R], out=rz).sigmoid_()
+    torch.addcmul(gi[:, 2 * R:], rz[:, :R], gh[:, 2 * R:], out=nb).tanh_()
+    h.sub_(nb).mul_(rz[:, R:]).add_(nb)
+

@@ -1,0 +1,168 @@
+"""Fold plans, cross-fade envelopes and the output finisher (mu-law decode, de-emphasis, fade-out).
+
+A *fold* is a window of the (padded) conditioning sequence generated as one autoregressive row of a
+batch. Fold ``i`` covers ``[offset_i, offset_i + length_i)``; consecutive folds overlap by ``overlap``
+samples: ``offset_{i+1} = offset_i + length_i - overlap``. Each fold's first ``overlap`` samples are
+multiplied by ``[zeros(overlap // 2), fade_in]`` (the zeroed half is RNN warm-up that gets discarded)
+and its last ``overlap`` samples by ``[ones(overlap // 2), fade_out]`` (equal-power fades), then the
+folds are overlap-added. The published plan (:func:`uniform_plan`) uses one ``target`` for every
+fold (length ``target + 2 overlap``); :func:`streaming_plan` uses short first folds so that the
+beginning of the audio is final early, with the same envelopes and overlap-add.
+
+Note: the shared reference notes describe the fade-out envelope as ``[fade_out, zeros]``; the
+published code uses ``[ones, fade_out]`` (a proper cross-fade against the next fold's
+``[zeros, fade_in]``), which is what this module implements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import lfilter
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    """Fold offsets and lengths (samples) over a conditioning sequence of `total` samples."""
+
+    offsets: tuple[int, ...]
+    lengths: tuple[int, ...]
+    overlap: int
+    total: int  # real (unpadded) conditioning length
+
+    @property
+    def num_folds(self) -> int:
+        return len(self.offsets)
+
+    @property
+    def padded_total(self) -> int:
+        """Length of the overlap-added output (>= total; the tail beyond `total` is padding)."""
+        return self.offsets[-1] + self.lengths[-1]
+
+    @property
+    def steps(self) -> int:
+        """Sequential steps when all folds run in lock-step from step 0."""
+        return max(self.lengths)
+
+
+def uniform_plan(total: int, target: int = 8000, overlap: int = 800) -> FoldPlan:
+    """The published folding: num_folds = (total - overlap) // (target + overlap), plus one padded
+    fold when samples are left over; every fold is target + 2 overlap long."""
+    if target <= 0 or overlap < 0:
+        raise ValueError(f"invalid fold target {target} / overlap {overlap}")
+    n = max(0, (total - overlap) // (target + overlap))
+    if total - (n * (target + overlap) + overlap) != 0:
+        n += 1
+    n = max(n, 1)
+    offsets = tuple(i * (target + overlap) for i in range(n))
+    return FoldPlan(offsets, (target + 2 * overlap,) * n, overlap, total)
+
+
+def streaming_plan(total: int, target: int = 4000, overlap: int = 400, first_target: int = 400,
+                   growth: float = 1.25) -> FoldPlan:
+    """Folds whose targets grow geometrically from `first_target` up to `target`, then stay there.
+
+    With every fold started at step 0, fold i is final after `length_i` steps, so short early folds
+    make the start of the audio final quickly while later, longer folds keep the batch busy. Same
+    overlap, envelopes and overlap-add as the published plan; the last fold is padded as there.
+    """
+    if target <= 0 or first_target <= 0 or overlap < 0 or growth < 1.0:
+        raise ValueError("invalid streaming plan parameters")
+    offsets, lengths = [], []
+    pos, t = 0, float(min(first_target, target))
+    while True:
+        tgt = int(round(t))
+        offsets.append(pos)
+        lengths.append(tgt + 2 * overlap)
+        if pos + tgt + 2 * overlap >= total:
+            break
+        pos += tgt + overlap
+        t = min(float(target), t * growth)
+    # Shrink the last fold to what is needed (keeps its envelopes), instead of padding a long fold.
+    # The whole tail envelope stays beyond `total`, so real samples never see the last fade-out.
+    need = total - offsets[-1] + overlap
+    lengths[-1] = max(min(lengths[-1], need), 2 * overlap + 1)
+    return FoldPlan(tuple(offsets), tuple(lengths), overlap, total)
+
+
+def envelopes(overlap: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fade_in, fade_out) float64 envelopes of `overlap` samples each (see module docstring)."""
+    silence_len = overlap // 2
+    fade_len = overlap - silence_len
+    t = np.linspace(-1.0, 1.0, fade_len, dtype=np.float64)
+    fade_in = np.concatenate([np.zeros(silence_len), np.sqrt(0.5 * (1.0 + t))])
+    fade_out = np.concatenate([np.ones(silence_len), np.sqrt(0.5 * (1.0 - t))])
+    return fade_in, fade_out
+
+
+def fold_index(plan: FoldPlan) -> np.ndarray:
+    """(num_folds, max_length) int64 indices into the padded conditioning; rows shorter than the
+    longest fold point past the end (at padded_total, a zero row the caller provides)."""
+    width = max(plan.lengths)
+    idx = np.full((plan.num_folds, width), plan.padded_total, dtype=np.int64)
+    for i, (o, n) in enumerate(zip(plan.offsets, plan.lengths, strict=True)):
+        idx[i, :n] = np.arange(o, o + n)
+    return idx
+
+
+def overlap_add(folds: list[np.ndarray], plan: FoldPlan) -> np.ndarray:
+    """Cross-fade and overlap-add whole folds (float64). folds[i]: (lengths[i],). Returns (padded_total,)."""
+    fade_in, fade_out = envelopes(plan.overlap)
+    ov = plan.overlap
+    out = np.zeros(plan.padded_total, dtype=np.float64)
+    for y, o in zip(folds, plan.offsets, strict=True):
+        y = np.asarray(y, dtype=np.float64).copy()
+        if ov:
+            y[:ov] *= fade_in
+            y[-ov:] *= fade_out
+        out[o:o + len(y)] += y
+    return out
+
+
+def decode_mu_law(y: np.ndarray, bits: int) -> np.ndarray:
+    """Inverse mu-law companding of values in [-1, 1]: sign(y) ((mu + 1)^|y| - 1) / mu, mu = 2^bits - 1."""
+    mu = float(2 ** bits - 1)
+    return np.sign(y) * (np.power(mu + 1.0, np.abs(y)) - 1.0) / mu
+
+
+def labels_to_float(labels: np.ndarray, bits: int) -> np.ndarray:
+    """Class indices -> [-1, 1]: 2 c / (2^bits - 1) - 1."""
+    return 2.0 * np.asarray(labels, dtype=np.float64) / (2 ** bits - 1) - 1.0
+
+
+class Finisher:
+    """Turns overlap-added samples (in time order, any chunking) into final audio: mu-law decode,
+    de-emphasis (stateful across chunks), crop to `wave_len`, linear fade-out over the last `fade_len`."""
+
+    def __init__(self, wave_len: int, bits: int, mu_law: bool = True, preemphasis: float = 0.97,
+                 fade_len: int = 4000) -> None:
+        self.wave_len = wave_len
+        self.bits = bits
+        self.mu_law = mu_law
+        self.k = preemphasis
+        self.fade_start = max(0, wave_len - fade_len)
+        self.fade = np.linspace(1.0, 0.0, fade_len)[-(wave_len - self.fade_start):] if wave_len else np.zeros(0)
+        self.pos = 0
+        self.zi = np.zeros(1)
+
+    def push(self, y: np.ndarray) -> np.ndarray:
+        """y: (n,) float overlap-added values in [-1, 1] for positions [pos, pos + n). Returns float32."""
+        y = np.asarray(y, dtype=np.float64)
+        if self.mu_law:
+            y = decode_mu_law(y, self.bits)
+        if self.k:
+            y, self.zi = lfilter([1.0], [1.0, -self.k], y, zi=self.zi)
+        start, end = self.pos, min(self.pos + len(y), self.wave_len)
+        self.pos += len(y)
+        if end <= start:
+            return np.zeros(0, dtype=np.float32)
+        y = y[: end - start]
+        lo = max(start, self.fade_start)
+        if lo < end:
+            y[lo - start:] *= self.fade[lo - self.fade_start:end - self.fade_start]
+        return y.astype(np.float32)
+
+    @property
+    def done(self) -> bool:
+        return self.pos >= self.wave_len
