@@ -15,16 +15,9 @@ from models.audio import SAMPLE_RATE
 from toolbox.audio_io import FakeAudioBackend
 from toolbox.gui.session import KnownSpeakers
 from toolbox.gui.testing import FakeEngine, make_window
+from toolbox.gui.testing import harmonic_voice as voice
 
 T = 5000  # ms, for every wait
-
-
-def voice(f0: float, seconds: float = 1.5, seed: int = 0) -> np.ndarray:
-    """A vowel-like harmonic signal at pitch f0 (different f0 -> different fake embedding)."""
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    wav = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 12))
-    wav += 0.01 * np.random.default_rng(seed).standard_normal(len(t))
-    return (0.3 * wav / np.abs(wav).max()).astype(np.float32)
 
 
 @pytest.fixture

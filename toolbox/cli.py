@@ -20,6 +20,7 @@ COMMANDS = [
     "vocode",
     "models",
     "bench",
+    "train",
 ]
 
 

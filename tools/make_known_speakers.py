@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from models.audio import load_audio
 from models.encoder import SpeakerEncoder
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -31,7 +31,7 @@ def reference_preprocess(wav: np.ndarray) -> np.ndarray:
         wav = wav * (10 ** (change / 20))
     window = 30 * SR // 1000
     wav = wav[: len(wav) - (len(wav) % window)]
-    pcm = struct.pack("%dh" % len(wav), *(np.round(wav * 32767)).astype(np.int16))
+    pcm = struct.pack(f"{len(wav)}h", *(np.round(wav * 32767)).astype(np.int16))
     vad = webrtcvad.Vad(mode=3)
     flags = [vad.is_speech(pcm[i * 2:(i + window) * 2], sample_rate=SR) for i in range(0, len(wav), window)]
     flags = np.array(flags, dtype=float)

@@ -1,0 +1,1 @@
+"""Training: shared run management (resume, metrics, DDP) and one trainer per model."""

@@ -1,0 +1,48 @@
+"""`sv2tts train MODEL RUN_DIR --data DIR [--config PRESET|FILE] [--resume] [--steps N]`.
+
+Runs on one process or under torchrun (DDP), e.g.
+`torchrun --standalone --nproc_per_node 2 -m toolbox.cli train encoder runs/enc --data DATA`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+
+# model -> (module, function) of its trainer; a trainer takes (run_dir, data, config, resume, max_steps).
+TRAINERS = {
+    "encoder": ("models.training.encoder", "train_encoder"),
+    "synthesizer": ("models.training.synthesizer", "train_synthesizer"),
+    "vocoder": ("models.training.vocoder", "train_vocoder"),
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train or fine-tune a model (single process or torchrun)")
+    models = p.add_subparsers(dest="model", metavar="MODEL")
+    for name, (module, _) in TRAINERS.items():
+        if importlib.util.find_spec(module) is None:
+            continue
+        m = models.add_parser(name, help=f"train the {name}")
+        m.add_argument("run_dir", type=Path, help="run directory (config, metrics.jsonl, state.pt, weights)")
+        m.add_argument("--data", type=Path, required=True, help="preprocessed data (sv2tts preprocess)")
+        m.add_argument("--config", default="rtvc", help="preset name (rtvc, small) or a JSON file")
+        m.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR exactly")
+        m.add_argument("--steps", type=int, help="stop at this step (default: until Ctrl-C)")
+        m.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from toolbox.cli import UserError
+
+    module, function = TRAINERS[args.model]
+    trainer = getattr(importlib.import_module(module), function)
+    if not args.data.is_dir():
+        raise UserError(f"{args.data}: no such data folder (run sv2tts preprocess first)")
+    try:
+        step = trainer(args.run_dir, args.data, args.config, args.resume, args.steps)
+    except (FileExistsError, FileNotFoundError, ValueError) as e:
+        raise UserError(str(e)) from None
+    print(f"{args.model}: stopped at step {step}; weights in {args.run_dir / 'model.safetensors'}")
+    return 0
