@@ -143,7 +143,8 @@ class Synthesizer:
             for j, i in enumerate(idx):
                 mels[i], aligns[i] = out[j], att[j]
             done_chars += batch_chars
-            batch_progress(0.0)
+            if progress is not None:
+                progress(done_chars / total_chars, "synthesizing")
         n_frames = sum(m.shape[1] for m in mels)
         log.debug("synthesized %d texts, %d frames in %.2f s", len(texts), n_frames,
                   time.perf_counter() - start)
