@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,12 +10,12 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from models.checkpoint import config_from_dict, save_safetensors
 from models.encoder import EncoderConfig, SpeakerEncoderNet
 from models.evaluation import equal_error_rate
-from models.training.distributed import World, average, init_world, pick_device, shutdown
+from models.training.distributed import init_world, pick_device, shutdown
 from models.training.ge2e import ge2e_loss
-from models.training.run import RunDir, StopFlag
+from models.training.loop import Loop, load_preset, start_or_resume
+from models.training.run import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -71,95 +70,46 @@ class MelSpeakers:
         return np.stack(out)
 
 
-def load_configs(preset_or_file: str) -> tuple[EncoderConfig, EncoderTrainConfig]:
-    if preset_or_file in PRESETS:
-        model, train = PRESETS[preset_or_file]
-        return model(), train()
-    import json
-    data = json.loads(Path(preset_or_file).read_text())
-    model = config_from_dict(EncoderConfig, data.get("model", {}))
-    return model, config_from_dict(EncoderTrainConfig, data.get("train", {}))
-
-
 def train_encoder(run_path: Path, data: Path, config: str = "rtvc", resume: bool = False,
                   max_steps: int | None = None) -> int:
     """Train (or resume) a GE2E encoder run. Returns the final step."""
     world = init_world()
     try:
-        return _train(RunDir(run_path), data, config, resume, max_steps, world)
-    finally:
-        shutdown(world)
+        run = RunDir(run_path)
+        model_new, train_new = load_preset(config, PRESETS, EncoderConfig, EncoderTrainConfig)
+        configs = start_or_resume(run, resume, world, "encoder",
+                                  {"model": (EncoderConfig, model_new), "train": (EncoderTrainConfig, train_new)})
+        model_cfg, train_cfg = configs["model"], configs["train"]
+        device = pick_device()
+        dataset = MelSpeakers(data, model_cfg.partial_frames)
+        torch.manual_seed(train_cfg.seed)
+        net = SpeakerEncoderNet(model_cfg).to(device)
+        optimizer = torch.optim.Adam(net.parameters(), lr=train_cfg.learning_rate)
+        loop = Loop("encoder", run, world, net, model_cfg, optimizer, train_cfg.seed,
+                    train_cfg.save_every, train_cfg.log_every)
+        step = loop.resume() if resume else 0
+        model = DistributedDataParallel(net) if world.distributed else net
+        n, m = train_cfg.speakers_per_batch, train_cfg.utterances_per_speaker
 
-
-def _train(run: RunDir, data: Path, config: str, resume: bool, max_steps: int | None, world: World) -> int:
-    if resume:
-        if not run.has_state():
-            raise FileNotFoundError(f"{run.path}: nothing to resume (no state.pt)")
-        saved = run.load_config()
-        model_cfg = config_from_dict(EncoderConfig, saved["model"])
-        train_cfg = config_from_dict(EncoderTrainConfig, saved["train"])
-    else:
-        if run.has_state():
-            raise FileExistsError(f"{run.path} already holds a run; pass --resume to continue it")
-        model_cfg, train_cfg = load_configs(config)
-        if world.is_main:
-            run.save_config(model=model_cfg, train=train_cfg, kind="encoder")
-    device = pick_device()
-    dataset = MelSpeakers(data, model_cfg.partial_frames)
-    torch.manual_seed(train_cfg.seed)
-    net = SpeakerEncoderNet(model_cfg).to(device)
-    optimizer = torch.optim.Adam(net.parameters(), lr=train_cfg.learning_rate)
-    step = 0
-    if resume:
-        state = run.load_state()
-        net.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step = int(state["step"])
-        log.info("resumed %s at step %d", run.path, step)
-    model = DistributedDataParallel(net) if world.distributed else net
-    n, m = train_cfg.speakers_per_batch, train_cfg.utterances_per_speaker
-
-    def save() -> None:
-        if world.is_main:
-            run.save_state({"step": step, "model": net.state_dict(), "optimizer": optimizer.state_dict()})
-            save_safetensors(run.weights_path, net.state_dict(), "encoder", model_cfg, {"step": str(step)})
-
-    with StopFlag() as flag:
-        while max_steps is None or step < max_steps:
-            started = time.perf_counter()
-            # The data of a step depends only on (seed, rank, step): resuming replays it exactly.
-            rng = np.random.default_rng([train_cfg.seed, world.rank, step])
+        def one_step(step: int, rng: np.random.Generator) -> dict[str, float]:
             batch = torch.from_numpy(dataset.batch(rng, n, m)).to(device)
-            embeds = model(batch).view(n, m, -1)
-            loss, sim = ge2e_loss(embeds.cpu() if device.type != "cpu" else embeds,
-                                  net.similarity_weight.cpu(), net.similarity_bias.cpu())
+            embeds = model(batch).view(n, m, -1).cpu()
+            loss, sim = ge2e_loss(embeds, net.similarity_weight.cpu(), net.similarity_bias.cpu())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             for p in (net.similarity_weight, net.similarity_bias):
                 p.grad *= train_cfg.similarity_grad_scale
             grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), train_cfg.grad_clip)
             optimizer.step()
-            step += 1
-            if step % train_cfg.log_every == 0 or step == 1:
-                metrics = {"loss": average(loss.item(), world), "eer": _eer(sim),
-                           "grad_norm": float(grad_norm), "w": net.similarity_weight.item(),
-                           "b": net.similarity_bias.item(), "step_s": time.perf_counter() - started,
-                           "world_size": world.size}
-                if world.is_main:
-                    run.log_metrics(step, metrics)
-                    log.info("step %d loss %.4f eer %.3f", step, metrics["loss"], metrics["eer"])
-            if step % train_cfg.save_every == 0:
-                save()
-            if flag.stop:
-                break
-    save()
-    return step
+            return {"loss": loss.item(), "eer": _eer(sim), "grad_norm": float(grad_norm),
+                    "w": net.similarity_weight.item(), "b": net.similarity_bias.item()}
+
+        return loop.train(one_step, step, max_steps)
+    finally:
+        shutdown(world)
 
 
 def _eer(sim: torch.Tensor) -> float:
     n, m, _ = sim.shape
     labels = torch.eye(n, dtype=torch.bool).unsqueeze(1).expand(n, m, n)
     return equal_error_rate(sim.reshape(-1).numpy(), labels.reshape(-1).numpy())
-
-
-__all__ = ["EncoderTrainConfig", "MelSpeakers", "train_encoder"]
