@@ -9,6 +9,8 @@ Recognised layouts (case-insensitive, at depth 1-3 under the root):
 * LJSpeech: ``LJSpeech-1.1/wavs/*.wav`` (one speaker, "LJ")
 
 A dataset's speakers are its subdirectories; a speaker's utterances are every audio file below it.
+A flat folder of files (e.g. ``103-1240-0000.flac`` or ``p225_001.wav``) is grouped by the
+file-name prefix before the first ``-`` or ``_``.
 """
 
 from __future__ import annotations
@@ -34,20 +36,37 @@ class Dataset:
     def speakers(self) -> list[str]:
         if self.single_speaker:
             return ["LJ"]
-        return sorted((e.name for e in os.scandir(self.path) if e.is_dir()), key=_natural)
+        dirs = [e.name for e in os.scandir(self.path) if e.is_dir()]
+        if not dirs:  # flat layout: speaker = file-name prefix
+            dirs = list({_prefix(f) for f in self._flat_files()})
+        return sorted(dirs, key=_natural)
+
+    def _flat_files(self) -> list[str]:
+        return [e.name for e in os.scandir(self.path)
+                if e.is_file() and Path(e.name).suffix.lower() in AUDIO_SUFFIXES]
 
     def speaker_dir(self, speaker: str) -> Path:
-        return self.path if self.single_speaker else self.path / speaker
+        if self.single_speaker or not (self.path / speaker).is_dir():
+            return self.path
+        return self.path / speaker
 
     def utterances(self, speaker: str) -> list[str]:
         """Audio files of `speaker`, as paths relative to the speaker directory, sorted."""
         base = self.speaker_dir(speaker)
+        if base == self.path and not self.single_speaker:
+            return sorted((f for f in self._flat_files() if _prefix(f) == speaker), key=_natural)
         found = [p.relative_to(base).as_posix() for p in base.rglob("*")
                  if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()]
         return sorted(found, key=_natural)
 
     def utterance_path(self, speaker: str, utterance: str) -> Path:
         return self.speaker_dir(speaker) / utterance
+
+
+def _prefix(filename: str) -> str:
+    import re
+
+    return re.split(r"[-_]", filename, maxsplit=1)[0]
 
 
 def _natural(s: str):

@@ -5,13 +5,15 @@ it runs on the worker thread, never on the GUI thread. :class:`StoreEngine` is t
 the model store; tests inject :class:`toolbox.gui.testing.FakeEngine` or a StoreEngine with
 in-memory models.
 
-Callbacks: ``progress(done, total)``; ``cancel() -> bool``. An engine may also stop early by
-letting an exception raised from ``progress`` propagate (the worker does that on cancel).
+Callbacks follow :mod:`models.vocoding`: ``progress(fraction 0..1, message)``; ``cancel`` is a
+``threading.Event``; a cancelled call raises :class:`models.vocoding.Cancelled` (the worker's progress
+callback raises it too, so even a model that never looks at `cancel` stops at its next report).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
@@ -22,8 +24,8 @@ log = logging.getLogger(__name__)
 
 GRIFFIN_LIM = "Griffin-Lim"
 KINDS = ("encoder", "synthesizer", "vocoder")
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
+Progress = Callable[[float, str], None]
+Cancel = threading.Event
 
 
 class Engine(Protocol):
@@ -145,26 +147,27 @@ class StoreEngine:
             return Synthesizer.from_file(path)
         import models.vocoder as vocoder_pkg
 
-        for attr in ("Vocoder", "WaveRNNVocoder", "WaveRNN"):
+        for attr in ("WaveRNNVocoder", "Vocoder", "WaveRNN"):
             cls = getattr(vocoder_pkg, attr, None)
             if cls is not None and hasattr(cls, "from_file"):
                 return cls.from_file(path)
-        raise RuntimeError("models.vocoder has no façade with from_file")
+        raise RuntimeError("models.vocoder has no vocoder façade with from_file yet")
 
     # -- inference -----------------------------------------------------------------------------------
     def embed(self, wav: np.ndarray) -> np.ndarray:
         return np.asarray(self._model("encoder").embed_utterance(wav), dtype=np.float32)
 
     def _pipe(self):
-        if self._pipeline is None:
+        """The shared text splitting and synthesis of models.pipeline (the vocoder is used directly)."""
+        synthesizer = self._model("synthesizer")
+        if self._pipeline is None or self._pipeline.synthesizer is not synthesizer:
+            from models.griffinlim import GriffinLim
             from models.pipeline import Pipeline
 
-            self._pipeline = Pipeline(self._model("encoder"), self._model("synthesizer"),
-                                      self._model("vocoder"))
+            self._pipeline = Pipeline(None, synthesizer, GriffinLim())
         return self._pipeline
 
     def synthesize(self, text, embedding, *, seed, progress, cancel):
-        self._model("synthesizer")
         return list(self._pipe().synthesize(text, embedding, seed=seed, progress=progress, cancel=cancel))
 
     def vocode(self, mel, *, seed, progress, cancel):

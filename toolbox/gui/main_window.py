@@ -165,6 +165,7 @@ class MainWindow(QMainWindow):
         row.addWidget(QLabel("<b>Use voice:</b>"))
         row.addWidget(self.voice_box, 1)
         v.addLayout(row)
+        v.addStretch(1)
         map_box = QGroupBox("Voice map")
         m = QVBoxLayout(map_box)
         m.addWidget(self.map, 1)
@@ -245,6 +246,7 @@ class MainWindow(QMainWindow):
 
     # -- start-up -------------------------------------------------------------------------------------
     def _start_warm_up(self) -> None:
+        self.request_projection()  # known speakers at once (PCA), then UMAP when warm
         self.projector.warm_up()
         self._warm_next()
 
@@ -370,6 +372,10 @@ class MainWindow(QMainWindow):
         pts = self._projection_sets.get(rid)
         if pts is not None:
             self.map.update_points(known_xy, pts, session_xy)
+            method = self.projector.method_used
+            self.map.set_title("Voice map (UMAP)" if method == "umap" else
+                               "Voice map (PCA)" if self.projector.ready else
+                               "Voice map (PCA until UMAP is ready)")
 
     # -- generation -----------------------------------------------------------------------------------
     def start_generation(self, mode: str) -> int:

@@ -7,7 +7,9 @@ real projection is quick.
 
 When known speakers are available, UMAP is fitted once on them and session utterances are placed
 with ``transform``: the map stays stable as utterances arrive. Without them, all session points
-are refitted (UMAP from 6 points, PCA below).
+are refitted (UMAP from 6 points, PCA below). Until the UMAP process is warm (20-30 s on a busy
+2-core machine: numba compiles on first use), requests are answered at once with PCA on a thread so
+the map is never empty.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -85,7 +87,8 @@ def warm_up(known: np.ndarray | None) -> bool:
 class Projector(QObject):
     """Runs :func:`project` on an executor, keeping at most one request queued (the latest).
 
-    `projected(request_id, known_xy, session_xy)` is emitted on the GUI thread.
+    `projected(request_id, known_xy, session_xy)` is emitted on the GUI thread; :attr:`method_used`
+    says which projection produced the last result ("umap" or "pca").
     """
 
     projected = Signal(int, object, object)
@@ -102,10 +105,14 @@ class Projector(QObject):
             max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         self._busy = False
         self._pending: tuple[int, np.ndarray] | None = None
+        self._last: tuple[int, np.ndarray] | None = None
         self._closed = False
+        self.ready = method != "umap"  # UMAP is usable once warmed up
+        self.method_used = method
+        self._fallback = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projection-pca")
         self._done.connect(self._on_done)
 
-    _done = Signal(object, int)  # future, request id (crosses from the executor's thread)
+    _done = Signal(object, int, str)  # future, request id, method (crosses from the executor's thread)
 
     def warm_up(self) -> None:
         if self.method != "umap":
@@ -115,6 +122,11 @@ class Projector(QObject):
 
     def request(self, request_id: int, session: np.ndarray) -> None:
         if self._closed:
+            return
+        self._last = (request_id, session)
+        if not self.ready:  # quick PCA answer while UMAP warms up
+            fut = self._fallback.submit(project, self.known, session, "pca")
+            fut.add_done_callback(lambda f: self._emit_done(f, request_id, "pca"))
             return
         if self._busy:
             self._pending = (request_id, session)
@@ -132,13 +144,19 @@ class Projector(QObject):
             self._busy = False
             log.debug("projection not submitted: %s", e)
             return
-        fut.add_done_callback(lambda f: self._emit_done(f, request_id))
+        fut.add_done_callback(lambda f: self._emit_done(f, request_id, self.method))
 
-    def _emit_done(self, fut: Future, request_id: int) -> None:
+    def _emit_done(self, fut: Future, request_id: int, method: str) -> None:
         if not self._closed:
-            self._done.emit(fut, request_id)
+            self._done.emit(fut, request_id, method)
 
-    def _on_done(self, fut: Future, request_id: int) -> None:
+    def _on_done(self, fut: Future, request_id: int, method: str) -> None:
+        if method == "pca" and not self.ready:  # a fallback answer
+            if not fut.cancelled() and fut.exception() is None and self._last and \
+                    self._last[0] == request_id:
+                self.method_used = "pca"
+                self.projected.emit(request_id, *fut.result())
+            return
         self._busy = False
         if fut.cancelled():
             return
@@ -147,9 +165,13 @@ class Projector(QObject):
             log.error("projection failed: %r", err)
             self.failed.emit(f"Voice map projection failed: {err}")
         elif request_id == -1:
+            self.ready = True
             self.warmed.emit()
+            if self._last is not None and self._pending is None:
+                self._pending = self._last  # redo the latest map with UMAP
         else:
             known_xy, session_xy = fut.result()
+            self.method_used = method
             self.projected.emit(request_id, known_xy, session_xy)
         if self._pending is not None and not self._closed:
             rid, session = self._pending
@@ -159,6 +181,7 @@ class Projector(QObject):
     def close(self) -> None:
         self._closed = True
         self._pending = None
+        self._fallback.shutdown(wait=False, cancel_futures=True)
         if self._own:
             procs = list(getattr(self.executor, "_processes", {}).values())
             self.executor.shutdown(wait=False, cancel_futures=True)

@@ -5,7 +5,7 @@ thread does).
 
 Known speakers (``assets/known_speakers.npz``, see ``assets/README.md``): arrays ``embeddings``
 (N, 256) float32 unit-norm, ``speaker_ids`` (N,) str, ``sex`` (N,) str ("F" / "M"), and optionally
-``names`` (N,) str.
+``names`` (N,) str (reader names, shown on hover).
 """
 
 from __future__ import annotations
@@ -64,12 +64,14 @@ class KnownSpeakers:
     embeddings: np.ndarray  # (N, 256)
     speaker_ids: np.ndarray  # (N,) str
     sex: np.ndarray  # (N,) str
+    names: np.ndarray | None = None  # (N,) str, reader names
 
     def __len__(self) -> int:
         return len(self.embeddings)
 
     def label(self, i: int) -> str:
-        return f"LibriSpeech {self.speaker_ids[i]} ({self.sex[i]})"
+        who = f"{self.names[i]}, " if self.names is not None and self.names[i] else ""
+        return f"{who}LibriSpeech {self.speaker_ids[i]} ({self.sex[i]})"
 
     @classmethod
     def load(cls, path: Path = KNOWN_SPEAKERS) -> KnownSpeakers | None:
@@ -82,6 +84,7 @@ class KnownSpeakers:
                 emb = np.asarray(f["embeddings"], np.float32)
                 ids = np.asarray(f["speaker_ids"]).astype(str)
                 sex = np.asarray(f["sex"]).astype(str)
+                names = np.asarray(f["names"]).astype(str) if "names" in f else None
         except Exception as e:
             log.warning("%s: cannot read known speakers (%s); expected arrays embeddings (N, 256) "
                         "float32, speaker_ids (N,) str, sex (N,) str", path, e)
@@ -90,7 +93,7 @@ class KnownSpeakers:
             log.warning("%s: known speakers have inconsistent shapes %s %s %s", path, emb.shape,
                         ids.shape, sex.shape)
             return None
-        return cls(emb, ids, sex)
+        return cls(emb, ids, sex, names if names is not None and len(names) == len(emb) else None)
 
 
 def speaker_colour(index: int) -> tuple[float, float, float]:

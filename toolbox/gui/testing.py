@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from models.audio import synth_mel
+from models.vocoding import Cancelled
 from toolbox.gui.engine import GRIFFIN_LIM
 
 HOP = 200
@@ -68,9 +69,9 @@ class FakeEngine:
             mels.append(np.clip(mel, -4, 4).astype(np.float32))
             if self.delay:
                 time.sleep(self.delay)
-            progress(i + 1, len(sentences))
-            if cancel():
-                break
+            progress((i + 1) / len(sentences), "synthesizing")
+            if cancel.is_set():
+                raise Cancelled("synthesis cancelled")
         return mels
 
     def vocode(self, mel, *, seed, progress, cancel) -> Iterator[np.ndarray]:
@@ -84,9 +85,9 @@ class FakeEngine:
             base += n
             if self.delay:
                 time.sleep(self.delay)
-            progress(base, total)
-            if cancel():
-                return
+            progress(base / total, "vocoding")
+            if cancel.is_set():
+                raise Cancelled("vocoding cancelled")
             yield (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
 
 
@@ -117,3 +118,11 @@ def make_window(engine=None, backend=None, *, tmp_dir, known=None, seed=None, da
                         warm_up=warm_up)
     projector.setParent(window)
     return window, executor
+
+
+def harmonic_voice(f0: float, seconds: float = 1.5, seed: int = 0) -> np.ndarray:
+    """A vowel-like 16 kHz harmonic signal at pitch f0 (different f0 -> different fake embedding)."""
+    t = np.arange(int(seconds * 16000)) / 16000
+    wav = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 12))
+    wav = wav + 0.01 * np.random.default_rng(seed).standard_normal(len(t))
+    return (0.3 * wav / np.abs(wav).max()).astype(np.float32)

@@ -33,9 +33,9 @@ class VoiceMap(FigureCanvasQTAgg):
         self.ax.set_yticks([])
         self.ax.set_title("Voice map", fontsize=10)
         empty = np.zeros((0, 2))
-        self.known_sc = self.ax.scatter(empty[:, 0], empty[:, 1], s=10, c=[], alpha=0.7, linewidths=0)
-        self.session_sc = {kind: self.ax.scatter(empty[:, 0], empty[:, 1], s=46, marker=m, c=[],
-                                                 edgecolors="black", linewidths=0.4, zorder=3)
+        self.known_sc = self.ax.scatter(empty[:, 0], empty[:, 1], s=12, alpha=0.8, linewidths=0)
+        self.session_sc = {kind: self.ax.scatter(empty[:, 0], empty[:, 1], s=50, marker=m,
+                                                 edgecolors="black", linewidths=0.5, zorder=3)
                            for kind, m in MARKERS.items()}
         self.message = self.ax.text(0.5, 0.5, "", ha="center", va="center", transform=self.ax.transAxes,
                                     fontsize=9, color="#555555")
@@ -100,6 +100,11 @@ class VoiceMap(FigureCanvasQTAgg):
         self._legend = self.ax.legend(handles=handles, fontsize=6, loc="upper right", framealpha=0.6) \
             if handles else None
         self._schedule()
+
+    def set_title(self, text: str) -> None:
+        if self.ax.get_title() != text:
+            self.ax.set_title(text, fontsize=10)
+            self._schedule()
 
     def set_message(self, text: str) -> None:
         self.message.set_text(text)

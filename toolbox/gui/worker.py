@@ -17,15 +17,12 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from models.audio import SAMPLE_RATE
+from models.vocoding import Cancelled
 from toolbox.gui.engine import Engine
 
 log = logging.getLogger(__name__)
 
 GAP_SECONDS = 0.15  # silence between sentences, as in the reference toolbox
-
-
-class Cancelled(Exception):
-    """Raised inside model callbacks to unwind a cancelled job."""
 
 
 @dataclass
@@ -60,11 +57,14 @@ class ModelWorker(QObject):
         self.engine = engine
         self._cancel_upto = 0  # jobs <= this are cancelled (written by the GUI thread)
         self._lock = threading.Lock()
+        self._running: tuple[int, threading.Event] | None = None
 
     # -- called from the GUI thread ------------------------------------------------------------------
     def cancel(self, job: int) -> None:
         with self._lock:
             self._cancel_upto = max(self._cancel_upto, job)
+            if self._running is not None and self._running[0] <= job:
+                self._running[1].set()
 
     def _cancelled(self, job: int) -> bool:
         return job <= self._cancel_upto
@@ -101,14 +101,18 @@ class ModelWorker(QObject):
         if self._cancelled(job):
             self.finished.emit(job, "cancelled")
             return
+        event = threading.Event()
+        with self._lock:
+            self._running = (job, event)
+            if self._cancelled(job):
+                event.set()
         start = time.perf_counter()
         produced = [0]
         synth_share = 0.3 if req.mode == "both" else (1.0 if req.mode == "synthesize" else 0.0)
 
-        def check() -> bool:
-            if self._cancelled(job):
-                raise Cancelled
-            return False
+        def check() -> None:
+            if event.is_set():
+                raise Cancelled("generation cancelled")
 
         def rtf() -> float:
             return (time.perf_counter() - start) / (produced[0] / SAMPLE_RATE) if produced[0] else 0.0
@@ -118,12 +122,12 @@ class ModelWorker(QObject):
             if req.mode in ("both", "synthesize"):
                 self.status.emit(f"Synthesizing with {self.engine.ensure('synthesizer')}…")
 
-                def synth_progress(done: int, total: int) -> None:
+                def synth_progress(fraction: float, message: str = "") -> None:
                     check()
-                    self.progress.emit(job, synth_share * done / max(total, 1), 0.0)
+                    self.progress.emit(job, synth_share * min(max(fraction, 0.0), 1.0), 0.0)
 
                 mels = self.engine.synthesize(req.text, req.embedding, seed=req.seed,
-                                              progress=synth_progress, cancel=check)
+                                              progress=synth_progress, cancel=event)
                 check()
                 self.mels_ready.emit(job, mels)
             if req.mode in ("both", "vocode"):
@@ -135,12 +139,13 @@ class ModelWorker(QObject):
                 for i, mel in enumerate(mels):
                     span = max(mel.shape[1] - 1, 1) * 200
 
-                    def voc_progress(done: int, n: int, base=base, span=span) -> None:
+                    def voc_progress(fraction: float, message: str = "", base=base, span=span) -> None:
                         check()
-                        frac = min(1.0, (base + done * span / max(n, 1)) / total)
+                        frac = min(1.0, (base + min(max(fraction, 0.0), 1.0) * span) / total)
                         self.progress.emit(job, synth_share + (1 - synth_share) * frac, rtf())
 
-                    for chunk in self.engine.vocode(mel, seed=req.seed, progress=voc_progress, cancel=check):
+                    seed = None if req.seed is None else req.seed + i  # as models.pipeline does
+                    for chunk in self.engine.vocode(mel, seed=seed, progress=voc_progress, cancel=event):
                         check()
                         chunk = np.clip(np.asarray(chunk, np.float32).reshape(-1), -1.0, 1.0)
                         produced[0] += len(chunk)
@@ -161,6 +166,9 @@ class ModelWorker(QObject):
             log.exception("generation failed")
             self.failed.emit("Generation", f"{type(e).__name__}: {e}")
             self.finished.emit(job, "failed")
+        finally:
+            with self._lock:
+                self._running = None
 
 
 class WorkerHandle(QObject):
