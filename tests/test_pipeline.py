@@ -1,0 +1,127 @@
+"""Pipeline: reference -> embedding, text -> chunks -> mels -> audio with pauses; streaming order,
+batching independence, long text in bounded batches, cancellation."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from models.griffinlim import GriffinLim
+from models.pipeline import Pipeline, text_chunks
+from models.synthesizer import Synthesizer, Tacotron, TacotronConfig
+from models.text import TextError
+from models.vocoding import Cancelled
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """On 2 cores shared with other jobs, OpenMP synchronisation makes small RNN ops ~100x slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+class FakeEncoder:
+    def embed_utterance(self, wav: np.ndarray) -> np.ndarray:
+        e = np.ones(256, dtype=np.float32)
+        return e / np.linalg.norm(e)
+
+
+class CountingSynthesizer:
+    """Wraps a Synthesizer and records every call (texts per call, in order)."""
+
+    def __init__(self, inner: Synthesizer) -> None:
+        self.inner = inner
+        self.batch_size = inner.batch_size
+        self.calls: list[list[str]] = []
+
+    def synthesize(self, texts, embeddings, **kwargs):
+        self.calls.append(list(texts))
+        return self.inner.synthesize(texts, embeddings, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def quick_synth() -> Synthesizer:
+    """Small random Tacotron that always stops at the earliest allowed step (15 frames at r = 3)."""
+    torch.manual_seed(0)
+    model = Tacotron(TacotronConfig.small())
+    model.decoder.stop_proj.bias.data.fill_(1e4)
+    return Synthesizer(model, precision="fp32")
+
+
+def make(synth: Synthesizer, batch_size: int = 16) -> tuple[Pipeline, CountingSynthesizer]:
+    synth = Synthesizer(synth.model, precision="fp32", batch_size=batch_size)
+    counting = CountingSynthesizer(synth)
+    return Pipeline(FakeEncoder(), counting, GriffinLim(n_iter=2)), counting
+
+
+TEXT = "First sentence here. Second one follows it.\nA third line, after a break."
+
+
+def test_clone_joins_sentences_with_short_pauses(quick_synth):
+    pipe, _ = make(quick_synth)
+    emb = pipe.embed(np.zeros(16_000, dtype=np.float32))
+    assert emb.shape == (256,)
+    chunks = pipe.split(TEXT)
+    assert chunks == ["First sentence here. Second one follows it.", "A third line, after a break."]
+    mels = pipe.synthesize(TEXT, emb, seed=1)
+    wav = pipe.clone(TEXT, emb, seed=1)
+    expected = sum((m.shape[1] - 1) * 200 for m in mels) + (len(mels) - 1) * 2400  # 0.15 s pauses
+    assert wav.dtype == np.float32 and wav.shape == (expected,)
+    np.testing.assert_array_equal(wav, pipe.clone(TEXT, emb, seed=1))
+    first = pipe.vocode(mels[:1], seed=1)[0]
+    np.testing.assert_array_equal(wav[: len(first)], first)
+    assert not wav[len(first):len(first) + 2400].any()
+
+
+def test_result_does_not_depend_on_batching(quick_synth):
+    emb = FakeEncoder().embed_utterance(None)
+    text = " ".join(f"Sentence number {i} is here." for i in range(12))
+    a = make(quick_synth, batch_size=16)[0].clone(text, emb, seed=5)
+    b = make(quick_synth, batch_size=2)[0].clone(text, emb, seed=5)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_stream_yields_first_sentence_before_synthesizing_the_next(quick_synth):
+    pipe, counting = make(quick_synth)
+    emb = FakeEncoder().embed_utterance(None)
+    stream = pipe.stream(TEXT, emb, seed=1)
+    first = next(stream)
+    assert len(counting.calls) == 1 and counting.calls[0] == [pipe.split(TEXT)[0]] and first.size > 0
+    rest = list(stream)
+    np.testing.assert_allclose(np.concatenate([first, *rest]), pipe.clone(TEXT, emb, seed=1), atol=1e-5)
+
+
+def test_long_text_is_synthesized_lazily_in_bounded_batches(quick_synth):
+    pipe, counting = make(quick_synth)
+    emb = FakeEncoder().embed_utterance(None)
+    text = ("The train left the station at noon, and nobody on the platform noticed the small dog "
+            "that had climbed aboard. ") * 190
+    assert len(text) > 20_000
+    n_chunks = len(pipe.split(text))
+    progress = []
+    parts = pipe.iter_sentences(text, emb, seed=0, progress=lambda f, m: progress.append(f))
+    next(parts)
+    assert len(counting.calls) == 1 and len(counting.calls[0]) == 16  # one batch, not the whole text
+    n_parts = 1 + sum(1 for _ in parts)
+    assert n_parts == n_chunks and len(counting.calls) == -(-n_chunks // 16)
+    assert max(len(c) for c in counting.calls) <= 16
+    assert progress == sorted(progress) and progress[-1] == pytest.approx(1.0)
+
+
+def test_text_problems_and_cancel(quick_synth, caplog):
+    with pytest.raises(TextError, match="empty"):
+        text_chunks("  \n ")
+    with pytest.raises(TextError):
+        text_chunks("😀 ... !!!")
+    assert text_chunks("Hello. 😀. World!") == ["Hello. 😀. World!"]  # the emoji is reported when encoded
+    assert text_chunks("Hello.\n😀\nWorld!") == ["Hello.", "World!"]
+    pipe, _ = make(quick_synth)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        pipe.clone(TEXT, FakeEncoder().embed_utterance(None), cancel=cancel)
