@@ -24,10 +24,10 @@ from models.checkpoint import (
 )
 from models.vocoder.config import VocoderConfig
 from models.vocoder.fast import PRECISIONS, CancelCheck, Cancelled, FastWaveRNN
-from models.vocoding import Progress
 from models.vocoder.folding import Finisher, FoldPlan, streaming_plan, uniform_plan
 from models.vocoder.model import WaveRNN
 from models.vocoder.naive import conditioning
+from models.vocoding import Progress
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,8 @@ class WaveRNNVocoder:
                 yield out
             if fin.done:
                 break
+        if progress is not None:
+            progress(1.0, "vocoding")
 
     def vocode(self, mel: np.ndarray, *, seed: int | None = None, progress: Progress | None = None,
                cancel: CancelCheck = None) -> np.ndarray:

@@ -79,7 +79,8 @@ class FastWaveRNN:
             self.W2a = g["fc2.weight"][:, c.fc_dims:].t().contiguous()
             self.b2 = g["fc2.bias"]
             # Per-step weights, (in, out) so that x @ W is a plain row-major GEMM.
-            self.Whh = torch.stack([g["rnn1.weight_hh_l0"].t(), g["rnn2.weight_hh_l0"].t()]).to(wdt)  # (2, R, 3R)
+            whh = [g["rnn1.weight_hh_l0"].t(), g["rnn2.weight_hh_l0"].t()]
+            self.Whh = torch.stack(whh).to(wdt)  # (2, R, 3R)
             self.bhh = torch.stack([g["rnn1.bias_hh_l0"], g["rnn2.bias_hh_l0"]]).unsqueeze(1)  # (2, 1, 3R)
             self.Wih2x = wih2[:, :R].t().contiguous().to(wdt)  # (R, 3R)
             self.W1x = g["fc1.weight"][:, :R].t().contiguous().to(wdt)  # (R, F)
@@ -101,9 +102,10 @@ class FastWaveRNN:
         return tuple(t.view(n, K, -1) for t in (c, P1, A2, A3, A4))
 
     @torch.no_grad()
-    def run(self, cond: torch.Tensor, plan: FoldPlan, seed: int | None = None, progress: StepProgress | None = None,
-            cancel: CancelCheck = None, block: int = 64, forced: torch.Tensor | None = None,
-            logits_out: list[torch.Tensor] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    def run(self, cond: torch.Tensor, plan: FoldPlan, seed: int | None = None,
+            progress: StepProgress | None = None, cancel: CancelCheck = None, block: int = 64,
+            forced: torch.Tensor | None = None, logits_out: list[torch.Tensor] | None = None,
+            ) -> Iterator[tuple[int, np.ndarray]]:
         """Generate all folds of `plan` over `cond` in lock-step.
 
         cond: (L, M + 4A) float32 upsampled conditioning (L = plan.total).
@@ -132,7 +134,9 @@ class FastWaveRNN:
         padded[:n_real] = cond[:n_real]
         N, S = idx_all.shape
         labels = np.zeros((N, S), dtype=np.int16)  # generated class per row and step
-        forced_rows = None if forced is None else torch.as_tensor(forced, dtype=torch.long)[torch.from_numpy(order)]
+        forced_rows = None
+        if forced is not None:
+            forced_rows = torch.as_tensor(forced, dtype=torch.long)[torch.from_numpy(order)]
 
         # Streaming state: emit [emitted, frontier) once every fold covering it has generated it.
         fade_in, fade_out = envelopes(plan.overlap)
@@ -241,12 +245,7 @@ class FastWaveRNN:
                 if logits_out is not None:
                     logits_out.append(logits.clone())
                 if forced is None:
-                    # Inverse-CDF sampling with one uniform per row: exact Categorical(softmax(logits)).
-                    torch.softmax(logits, dim=1, out=probs)
-                    torch.cumsum(probs, dim=1, out=cdf)
-                    torch.mul(cdf[:, -1:], uni[:, k:k + 1], out=thr)
-                    torch.searchsorted(cdf, thr, out=smp)
-                    smp.clamp_(max=C - 1)
+                    sample_(logits, uni[:, k:k + 1], probs, cdf, thr, smp)
                 else:
                     smp.copy_(forced_rows[:n, step + k:step + k + 1])
                 blk_labels[:, k:k + 1] = smp
@@ -257,9 +256,22 @@ class FastWaveRNN:
             done_at[order[n:]] = lengths[order[n:]]
             incomplete = done_at < lengths
             frontier = int(np.min((offsets + done_at)[incomplete])) if incomplete.any() else plan.padded_total
-            yield from emit(frontier)
             if progress is not None:
                 progress(step, total_steps)
+            yield from emit(frontier)
+
+
+def sample_(logits: torch.Tensor, u: torch.Tensor, probs: torch.Tensor, cdf: torch.Tensor,
+            thr: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Inverse-CDF sampling, one uniform per row: out (n, 1) ~ Categorical(softmax(logits (n, C))).
+
+    u: (n, 1) uniforms in [0, 1); probs, cdf: (n, C) and thr: (n, 1) float32 scratch buffers.
+    """
+    torch.softmax(logits, dim=1, out=probs)
+    torch.cumsum(probs, dim=1, out=cdf)
+    torch.mul(cdf[:, -1:], u, out=thr)
+    torch.searchsorted(cdf, thr, right=True, out=out)
+    return out.clamp_(max=logits.shape[1] - 1)
 
 
 def _gru_(gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor, rz: torch.Tensor, nb: torch.Tensor) -> None:

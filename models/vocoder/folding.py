@@ -142,7 +142,8 @@ class Finisher:
         self.mu_law = mu_law
         self.k = preemphasis
         self.fade_start = max(0, wave_len - fade_len)
-        self.fade = np.linspace(1.0, 0.0, fade_len)[-(wave_len - self.fade_start):] if wave_len else np.zeros(0)
+        ramp = np.linspace(1.0, 0.0, fade_len)
+        self.fade = ramp[len(ramp) - (wave_len - self.fade_start):]  # shorter audio: the ramp's end
         self.pos = 0
         self.zi = np.zeros(1)
 
