@@ -58,18 +58,23 @@ class StoreEngine:
 
     `loaders` may override how a kind is built from a file (kind -> callable(path) -> model), and
     `models` may hand in ready-made instances (kind -> (name, model)), e.g. random-weight networks
-    for the benchmark and tests.
+    for tests; `factories` (kind -> (name, zero-argument callable)) are built lazily on the worker
+    thread like files are (the benchmark uses them).
     """
 
     def __init__(self, store=None, device: str = "cpu",
-                 models: dict[str, tuple[str, object]] | None = None) -> None:
+                 models: dict[str, tuple[str, object]] | None = None,
+                 factories: dict[str, tuple[str, Callable[[], object]]] | None = None) -> None:
         if store is None:
             from models.store import ModelStore
 
             store = ModelStore()
         self.store = store
         self.device = device
-        self._given = dict(models or {})
+        self._given: dict[str, tuple[str, object]] = dict(models or {})
+        self._factories = dict(factories or {})
+        for kind, (name, _) in self._factories.items():
+            self._given.setdefault(kind, (name, None))
         self._selected: dict[str, str] = {}
         self._loaded: dict[str, tuple[str, object]] = {}
         self._pipeline = None
@@ -125,12 +130,16 @@ class StoreEngine:
         given = self._given.get(kind)
         if given is not None and given[0] == name:
             model = given[1]
+            if model is None:
+                model = self._factories[kind][1]()
         elif kind == "vocoder" and name == GRIFFIN_LIM:
             from models.griffinlim import GriffinLim
 
             model = GriffinLim()
         else:
             model = self._load_file(kind, self.store.get(name))
+        if kind == "vocoder" and name == GRIFFIN_LIM:
+            _warm_griffin_lim(model)
         self._loaded[kind] = (name, model)
         self._pipeline = None
         return model
@@ -176,3 +185,12 @@ class StoreEngine:
             yield from vocoder.stream(mel, seed=seed, progress=progress, cancel=cancel)
         else:
             yield vocoder.vocode(mel, seed=seed, progress=progress, cancel=cancel)
+
+
+def _warm_griffin_lim(vocoder) -> None:
+    """Run Griffin-Lim once on a tiny mel so librosa's numba kernels compile now (at load time, with
+    a visible status) rather than mid-generation, where compiling holds the GIL for ~0.5 s."""
+    try:
+        vocoder.vocode(np.zeros((80, 8), np.float32) - 4.0, seed=0)
+    except Exception as e:  # warming up is an optimisation only
+        log.debug("Griffin-Lim warm-up failed: %s", e)

@@ -24,12 +24,13 @@ class UtteranceView(FigureCanvasQTAgg):
     """One row: (embedding heatmap | mel spectrogram), low frequencies at the bottom, time in s."""
 
     def __init__(self, title: str) -> None:
-        self.figure = Figure(figsize=(8, 2.2), facecolor=BACKGROUND, layout="constrained")
+        # Fixed axes rectangles (no constrained layout): a redraw costs only the artists.
+        self.figure = Figure(figsize=(8, 2.2), facecolor=BACKGROUND)
         super().__init__(self.figure)
         self.title = title
-        gs = self.figure.add_gridspec(1, 2, width_ratios=[1, 4])
-        self.embed_ax = self.figure.add_subplot(gs[0])
-        self.mel_ax = self.figure.add_subplot(gs[1])
+        self.embed_ax = self.figure.add_axes((0.02, 0.1, 0.13, 0.72))
+        cbar_ax = self.figure.add_axes((0.16, 0.1, 0.012, 0.72))
+        self.mel_ax = self.figure.add_axes((0.27, 0.22, 0.71, 0.62))
         for ax in (self.embed_ax, self.mel_ax):
             ax.set_facecolor(BACKGROUND)
             for s in ax.spines.values():
@@ -39,7 +40,8 @@ class UtteranceView(FigureCanvasQTAgg):
         self.embed_ax.set_xticks([])
         self.embed_ax.set_yticks([])
         self.embed_ax.set_title("embedding", fontsize=9)
-        self.figure.colorbar(self.embed_img, ax=self.embed_ax, fraction=0.046, pad=0.04)
+        self.figure.colorbar(self.embed_img, cax=cbar_ax)
+        cbar_ax.tick_params(labelsize=7)
         self.mel_img = self.mel_ax.imshow(np.full((80, 1), MEL_RANGE[0]), aspect="auto", origin="lower",
                                           interpolation="none", vmin=MEL_RANGE[0], vmax=MEL_RANGE[1],
                                           cmap="magma", extent=(0, 1, 0, 80))

@@ -25,9 +25,9 @@ class VoiceMap(FigureCanvasQTAgg):
     picked = Signal(str, int)  # ("known", index) or ("session", uid)
 
     def __init__(self) -> None:
-        self.figure = Figure(figsize=(4, 4), facecolor="#F0F0F0", layout="constrained")
+        self.figure = Figure(figsize=(4, 4), facecolor="#F0F0F0")
         super().__init__(self.figure)
-        self.ax = self.figure.add_subplot(111)
+        self.ax = self.figure.add_axes((0.03, 0.03, 0.94, 0.88))
         self.ax.set_facecolor("#F0F0F0")
         self.ax.set_xticks([])
         self.ax.set_yticks([])
