@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from models.audio import SAMPLE_RATE
@@ -28,6 +28,7 @@ def make(qtbot, tmp_path):
         kwargs.setdefault("tmp_dir", tmp_path)
         window, executor = make_window(**kwargs)
         qtbot.addWidget(window)
+        window.show()  # offscreen; plots render only when visible
         made.append((window, executor))
         return window
 
@@ -80,6 +81,7 @@ def test_record_through_fake_input_embedding_appears_on_map(qtbot, make):
     u = window.voice
     assert u is not None and u.speaker == "you" and len(u.wav) >= 2 * SAMPLE_RATE
     np.testing.assert_allclose(np.linalg.norm(u.embedding), 1.0, rtol=1e-4)
+    qtbot.waitUntil(lambda: window.spectrograms.reference.idle, timeout=T)
     assert window.spectrograms.reference.embed_img.get_visible()
     assert window.generate_panel.both_button.isEnabled()
 
@@ -92,6 +94,7 @@ def test_load_file_shows_reference_mel_and_embeds(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: window.voice is not None and window.voice.embedding is not None, timeout=T)
     assert window.voice.name == "hello.flac" and window.voice.speaker == "speaker_a"
     assert abs(len(window.voice.wav) - 2 * SAMPLE_RATE) < 10
+    qtbot.waitUntil(lambda: window.spectrograms.reference.idle, timeout=T)
     mel = window.spectrograms.reference.mel_img.get_array()
     assert mel.shape == (80, 1 + len(window.voice.wav) // 200)
     assert window.spectrograms.reference.mel_img.origin == "lower"
@@ -157,6 +160,7 @@ def test_synthesize_and_play_streams_audio_in_order(qtbot, make):
     assert blocker.args[1] == "done"
     clip = window.outputs.clips[0]
     assert clip.complete and len(clip.mels) == 3
+    qtbot.waitUntil(lambda: window.spectrograms.generated.idle, timeout=T)
     gen = window.spectrograms.generated.mel_img.get_array()
     assert gen.shape[1] == sum(m.shape[1] for m in clip.mels) + 2 * 12  # drawn, with gaps
     qtbot.waitUntil(lambda: not window.player.playing, timeout=T)
@@ -309,10 +313,12 @@ def test_map_with_more_than_14_speakers(qtbot, window):
     for i in range(18):
         window.add_utterance(voice(90.0 + 12 * i, seconds=0.8, seed=i), f"utt{i}", f"speaker{i}")
     qtbot.waitUntil(lambda: map_count(window) == 18, timeout=10_000)
+    qtbot.waitUntil(lambda: window.map.idle, timeout=T)
     colours = {tuple(c) for c in window.map.session_sc["real"].get_facecolors()}
     assert len(colours) == 18  # one distinct colour per speaker, beyond the reference's 14
     labels = [t.get_text() for t in window.map._legend.get_texts()]
     assert "+6 more" in labels
+    assert window.map.renders >= 1
 
 
 def test_click_known_speaker_on_map_uses_that_voice(qtbot, make):
@@ -320,11 +326,9 @@ def test_click_known_speaker_on_map_uses_that_voice(qtbot, make):
     window = make(known=known)
     add_voice(qtbot, window)
     qtbot.waitUntil(lambda: map_count(window) == 1, timeout=T)
-    window.map.draw()
-    x, y = window.map.point_position("known", 7)
-    px, py = window.map.ax.transData.transform((x, y))
-    h = window.map.height() * window.map.devicePixelRatioF()
-    pos = QPoint(int(px / window.map.devicePixelRatioF()), int((h - py) / window.map.devicePixelRatioF()))
+    qtbot.waitUntil(lambda: window.map.idle and window.map.snapshot is not None, timeout=T)
+    pos = window.map.data_to_widget(*window.map.point_position("known", 7))
+    assert window.map.hit(pos)[0] == "known"
     qtbot.mouseMove(window.map, pos)
     with qtbot.waitSignal(window.map.picked, timeout=T) as blocker:
         qtbot.mouseClick(window.map, Qt.MouseButton.LeftButton, pos=pos)

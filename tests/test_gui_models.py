@@ -53,6 +53,7 @@ def window(qtbot, tmp_path, rtvc_synthesizer):
     backend = FakeAudioBackend(speed=50.0)
     w, executor = make_window(engine, backend, tmp_dir=tmp_path)
     qtbot.addWidget(w)
+    w.show()
     yield w
     w.shutdown()
     executor.shutdown(wait=True)
@@ -77,6 +78,7 @@ def test_generate_with_random_rtvc_synthesizer_and_griffin_lim(qtbot, window):
     clip = window.outputs.clips[0]
     (mel,) = clip.mels
     assert mel.shape[0] == 80 and mel.shape[1] >= 2
+    qtbot.waitUntil(lambda: window.spectrograms.generated.idle, timeout=T)
     assert window.spectrograms.generated.mel_img.get_array().shape == mel.shape
     assert len(clip.wav) == (mel.shape[1] - 1) * 200  # Griffin-Lim: (T - 1) * hop samples
     assert np.abs(clip.wav).max() > 0

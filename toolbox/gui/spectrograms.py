@@ -1,18 +1,17 @@
 """Reference and generated utterances side by side: embedding heatmap + mel spectrogram each.
 
-Each row is its own canvas, created once; updates go through ``set_data``/``set_extent`` and a
-coalesced ``draw_idle`` so a change to one row never redraws the other.
+Each row is its own :class:`PlotCanvas` (drawn off the GUI thread), created once; updates go
+through ``set_data``/``set_extent`` so a change to one row never redraws the other.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from models.audio import HOP_LENGTH, SAMPLE_RATE
+from toolbox.gui.plot_canvas import PlotCanvas
 
 EMBED_RANGE = (0.0, 0.30)  # fixed colour scale for the 16x16 embedding heatmap
 MEL_RANGE = (-4.0, 4.0)
@@ -20,13 +19,12 @@ FRAME_SECONDS = HOP_LENGTH / SAMPLE_RATE
 BACKGROUND = "#F0F0F0"
 
 
-class UtteranceView(FigureCanvasQTAgg):
+class UtteranceView(PlotCanvas):
     """One row: (embedding heatmap | mel spectrogram), low frequencies at the bottom, time in s."""
 
     def __init__(self, title: str) -> None:
         # Fixed axes rectangles (no constrained layout): a redraw costs only the artists.
-        self.figure = Figure(figsize=(8, 2.2), facecolor=BACKGROUND)
-        super().__init__(self.figure)
+        super().__init__(Figure(figsize=(8, 2.2), facecolor=BACKGROUND))
         self.title = title
         self.embed_ax = self.figure.add_axes((0.02, 0.1, 0.13, 0.72))
         cbar_ax = self.figure.add_axes((0.16, 0.1, 0.012, 0.72))
@@ -51,14 +49,17 @@ class UtteranceView(FigureCanvasQTAgg):
         self.mel_ax.set_title(f"{title}: mel spectrogram", fontsize=9)
         self.embed_img.set_visible(False)
         self.mel_img.set_visible(False)
-        self._timer = QTimer(self, singleShot=True, interval=30)
-        self._timer.timeout.connect(self.draw_idle)
         self.setMinimumHeight(150)
-        self.draws = 0  # for tests: how many times the row was asked to redraw
+        self.mel: np.ndarray | None = None  # what is shown (GUI-side copy)
+        self.embedding: np.ndarray | None = None
 
     def show_mel(self, mel: np.ndarray | None, name: str = "") -> None:
         """mel: (80, T) in [-4, 4], or None to clear."""
-        if mel is None or mel.size == 0:
+        self.mel = None if mel is None or mel.size == 0 else np.asarray(mel, np.float32)
+        self.mutate(lambda mel=self.mel: self._apply_mel(mel, name))
+
+    def _apply_mel(self, mel: np.ndarray | None, name: str) -> None:
+        if mel is None:
             self.mel_img.set_visible(False)
         else:
             self.mel_img.set_data(mel)
@@ -67,21 +68,16 @@ class UtteranceView(FigureCanvasQTAgg):
             self.mel_ax.set_ylim(0, mel.shape[0])
             self.mel_img.set_visible(True)
         self.mel_ax.set_title(f"{self.title}: {name or 'mel spectrogram'}", fontsize=9)
-        self._schedule()
 
     def show_embedding(self, embedding: np.ndarray | None) -> None:
         """embedding: (256,) shown as 16x16 on the fixed EMBED_RANGE scale, or None to clear."""
-        if embedding is None:
-            self.embed_img.set_visible(False)
-        else:
-            self.embed_img.set_data(np.asarray(embedding, np.float32).reshape(16, 16))
-            self.embed_img.set_visible(True)
-        self._schedule()
+        self.embedding = None if embedding is None else np.asarray(embedding, np.float32).reshape(16, 16)
+        self.mutate(lambda e=self.embedding: self._apply_embedding(e))
 
-    def _schedule(self) -> None:
-        self.draws += 1
-        if not self._timer.isActive():
-            self._timer.start()
+    def _apply_embedding(self, e: np.ndarray | None) -> None:
+        if e is not None:
+            self.embed_img.set_data(e)
+        self.embed_img.set_visible(e is not None)
 
 
 class SpectrogramPanel(QWidget):

@@ -1,32 +1,35 @@
 """The voice map: a 2-D projection of session utterances over the shipped known speakers.
 
 Markers: known speakers small light dots (pink F, blue M); recorded/loaded utterances "o";
-generated "x"; voice profiles diamonds. One colour per session speaker, any number of speakers.
-Hover shows a name, clicking a point emits :attr:`VoiceMap.picked` to use that voice.
-Artists are created once; updates move offsets and colours.
+generated "X"; voice profiles diamonds. One colour per session speaker, any number of speakers.
+Hovering shows a name (tooltip), clicking a point emits :attr:`VoiceMap.picked` to use that voice.
+Artists are created once and moved with ``set_offsets``; drawing happens off the GUI thread
+(:class:`PlotCanvas`); hit-testing uses GUI-side copies of the points and the transform snapshot of
+the last draw, so the GUI thread never touches the figure.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtWidgets import QToolTip
 
+from toolbox.gui.plot_canvas import PlotCanvas
 from toolbox.gui.session import KnownSpeakers, Utterance, speaker_colour
 
 MARKERS = {"real": "o", "generated": "X", "profile": "D"}
 SEX_COLOURS = {"F": (0.95, 0.72, 0.80), "M": (0.70, 0.80, 0.95)}
 MAX_LEGEND = 12
+HIT_RADIUS_PX = 7
 
 
-class VoiceMap(FigureCanvasQTAgg):
+class VoiceMap(PlotCanvas):
     picked = Signal(str, int)  # ("known", index) or ("session", uid)
 
     def __init__(self) -> None:
-        self.figure = Figure(figsize=(4, 4), facecolor="#F0F0F0")
-        super().__init__(self.figure)
+        super().__init__(Figure(figsize=(4, 4), facecolor="#F0F0F0"))
         self.ax = self.figure.add_axes((0.03, 0.03, 0.94, 0.88))
         self.ax.set_facecolor("#F0F0F0")
         self.ax.set_xticks([])
@@ -39,17 +42,16 @@ class VoiceMap(FigureCanvasQTAgg):
                            for kind, m in MARKERS.items()}
         self.message = self.ax.text(0.5, 0.5, "", ha="center", va="center", transform=self.ax.transAxes,
                                     fontsize=9, color="#555555")
-        self.hover = self.ax.annotate("", xy=(0, 0), xytext=(8, 8), textcoords="offset points", fontsize=8,
-                                      bbox=dict(boxstyle="round", fc="white", alpha=0.9), zorder=5)
-        self.hover.set_visible(False)
-        self.known: KnownSpeakers | None = None
-        self.points: dict[str, list[Utterance]] = {k: [] for k in MARKERS}
-        self._speaker_index: dict[str, int] = {}
         self._legend = None
-        self._timer = QTimer(self, singleShot=True, interval=30)
-        self._timer.timeout.connect(self.draw_idle)
-        self.mpl_connect("motion_notify_event", self._on_move)
-        self.mpl_connect("button_press_event", self._on_click)
+        # GUI-side state (the figure belongs to the render thread)
+        self.known: KnownSpeakers | None = None
+        self.known_xy = np.zeros((0, 2))
+        self.points: dict[str, list[Utterance]] = {k: [] for k in MARKERS}
+        self.xy: dict[str, np.ndarray] = {k: np.zeros((0, 2)) for k in MARKERS}
+        self.colours: dict[str, list] = {k: [] for k in MARKERS}
+        self.legend_labels: list[str] = []
+        self._speaker_index: dict[str, int] = {}
+        self.setMouseTracking(True)
         self.setMinimumSize(280, 280)
         self.set_message("Add voices to see them here")
 
@@ -57,7 +59,8 @@ class VoiceMap(FigureCanvasQTAgg):
     def set_known(self, known: KnownSpeakers | None) -> None:
         self.known = known
         if known is not None:
-            self.known_sc.set_facecolors([SEX_COLOURS.get(s, (0.8, 0.8, 0.8)) for s in known.sex])
+            colours = [SEX_COLOURS.get(s, (0.8, 0.8, 0.8)) for s in known.sex]
+            self.mutate(lambda: self.known_sc.set_facecolors(colours))
 
     def colour_of(self, speaker: str):
         if speaker not in self._speaker_index:
@@ -67,94 +70,111 @@ class VoiceMap(FigureCanvasQTAgg):
     def update_points(self, known_xy: np.ndarray | None, utterances: list[Utterance],
                       session_xy: np.ndarray) -> None:
         """Place the known speakers (K, 2) and the session utterances (N, 2), in `utterances` order."""
+        session_xy = np.asarray(session_xy, dtype=float).reshape(-1, 2)
         if known_xy is not None and self.known is not None and len(known_xy) == len(self.known):
-            self.known_sc.set_offsets(known_xy)
-        all_xy = [np.asarray(session_xy).reshape(-1, 2)]
-        if known_xy is not None and len(known_xy):
-            all_xy.append(np.asarray(known_xy))
-        for kind, sc in self.session_sc.items():
+            self.known_xy = np.asarray(known_xy, dtype=float)
+        for kind in MARKERS:
             idx = [i for i, u in enumerate(utterances) if u.kind == kind]
             self.points[kind] = [utterances[i] for i in idx]
-            sc.set_offsets(np.asarray(session_xy).reshape(-1, 2)[idx] if idx else np.zeros((0, 2)))
-            sc.set_facecolors([self.colour_of(utterances[i].speaker) for i in idx] if idx else [])
-        xy = np.concatenate(all_xy) if any(len(a) for a in all_xy) else np.zeros((0, 2))
-        if len(xy):
-            lo, hi = xy.min(axis=0), xy.max(axis=0)
+            self.xy[kind] = session_xy[idx] if idx else np.zeros((0, 2))
+            self.colours[kind] = [self.colour_of(utterances[i].speaker) for i in idx]
+        everything = np.concatenate([session_xy, self.known_xy])
+        limits = None
+        if len(everything):
+            lo, hi = everything.min(axis=0), everything.max(axis=0)
             pad = np.maximum((hi - lo) * 0.08, 0.5)
-            self.ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
-            self.ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
-        self._update_legend(utterances)
-        self.set_message("" if len(utterances) else "Add voices to see them here")
-
-    def _update_legend(self, utterances: list[Utterance]) -> None:
+            limits = (lo - pad, hi + pad)
         speakers = list(dict.fromkeys(u.speaker for u in utterances))
-        handles = [Line2D([], [], marker="o", ls="", color=self.colour_of(s), label=s)
-                   for s in speakers[:MAX_LEGEND]]
+        handles = [(s, self.colour_of(s), 6) for s in speakers[:MAX_LEGEND]]
         if len(speakers) > MAX_LEGEND:
-            handles.append(Line2D([], [], ls="", label=f"+{len(speakers) - MAX_LEGEND} more"))
+            handles.append((f"+{len(speakers) - MAX_LEGEND} more", None, 0))
         if self.known is not None:
-            handles += [Line2D([], [], marker="o", ls="", color=c, label=f"known {s}", markersize=4)
-                        for s, c in SEX_COLOURS.items()]
+            handles += [(f"known {s}", c, 4) for s, c in SEX_COLOURS.items()]
+        self.legend_labels = [h[0] for h in handles]
+        state = ({k: v.copy() for k, v in self.xy.items()}, dict(self.colours), self.known_xy.copy())
+        self.mutate(lambda: self._apply(state, limits, handles))
+        self.set_message("" if utterances else "Add voices to see them here")
+
+    def _apply(self, state, limits, handles) -> None:  # render thread
+        xy, colours, known_xy = state
+        if len(known_xy):
+            self.known_sc.set_offsets(known_xy)
+        for kind, sc in self.session_sc.items():
+            sc.set_offsets(xy[kind])
+            sc.set_facecolors(colours[kind] if colours[kind] else np.zeros((0, 4)))
+        if limits is not None:
+            self.ax.set_xlim(limits[0][0], limits[1][0])
+            self.ax.set_ylim(limits[0][1], limits[1][1])
         if self._legend is not None:
             self._legend.remove()
-        self._legend = self.ax.legend(handles=handles, fontsize=6, loc="upper right", framealpha=0.6) \
-            if handles else None
-        self._schedule()
+        lines = [Line2D([], [], marker="o" if c is not None else "", ls="", color=c, markersize=ms,
+                        label=label) for label, c, ms in handles]
+        self._legend = self.ax.legend(handles=lines, fontsize=6, loc="upper right", framealpha=0.6) \
+            if lines else None
 
     def set_title(self, text: str) -> None:
-        if self.ax.get_title() != text:
-            self.ax.set_title(text, fontsize=10)
-            self._schedule()
+        self.mutate(lambda: self.ax.set_title(text, fontsize=10))
 
     def set_message(self, text: str) -> None:
-        self.message.set_text(text)
-        self._schedule()
+        self.mutate(lambda: self.message.set_text(text))
 
-    def _schedule(self) -> None:
-        if not self._timer.isActive():
-            self._timer.start()
+    # -- hit-testing on the GUI thread -------------------------------------------------------------
+    def after_draw(self):  # render thread: a transform copy valid for the image just drawn
+        return self.ax.transData.frozen(), self.figure.bbox.height
 
-    # -- interaction -------------------------------------------------------------------------------
-    def hit(self, event) -> tuple[str, int, str] | None:
-        """The point under a matplotlib mouse event: (kind, key, label) or None."""
-        for kind, sc in self.session_sc.items():
-            ok, info = sc.contains(event)
-            if ok and len(info["ind"]):
-                u = self.points[kind][int(info["ind"][0])]
-                return "session", u.uid, f"{u.name} ({u.speaker}, {kind})"
-        if self.known is not None and len(self.known_sc.get_offsets()):
-            ok, info = self.known_sc.contains(event)
-            if ok and len(info["ind"]):
-                i = int(info["ind"][0])
-                return "known", i, self.known.label(i)
-        return None
+    def data_to_widget(self, x: float, y: float) -> QPoint | None:
+        if self.snapshot is None:
+            return None
+        transform, height = self.snapshot
+        px, py = transform.transform((x, y))
+        ratio = self.devicePixelRatioF()
+        return QPoint(round(px / ratio), round((height - py) / ratio))
 
-    def _on_move(self, event) -> None:
-        found = self.hit(event) if event.inaxes is self.ax else None
+    def hit(self, pos: QPoint) -> tuple[str, int, str] | None:
+        """The point under widget position `pos`: (kind, key, label) or None."""
+        if self.snapshot is None:
+            return None
+        transform, height = self.snapshot
+        ratio = self.devicePixelRatioF()
+        target = np.array([pos.x() * ratio, height - pos.y() * ratio])
+        best = None
+        candidates = [("session", k, self.xy[k]) for k in MARKERS] + [("known", "known", self.known_xy)]
+        for group, kind, xy in candidates:
+            if not len(xy):
+                continue
+            d = np.linalg.norm(transform.transform(xy) - target, axis=1)
+            i = int(np.argmin(d))
+            if d[i] <= HIT_RADIUS_PX * ratio and (best is None or d[i] < best[0]):
+                best = (d[i], group, kind, i)
+            if best is not None and group == "session":
+                break  # session points win over the known speakers under them
+        if best is None:
+            return None
+        _, group, kind, i = best
+        if group == "known":
+            return "known", i, self.known.label(i) if self.known is not None else str(i)
+        u = self.points[kind][i]
+        return "session", u.uid, f"{u.name} ({u.speaker}, {kind})"
+
+    def mouseMoveEvent(self, event) -> None:
+        found = self.hit(event.position().toPoint())
         if found is None:
-            if self.hover.get_visible():
-                self.hover.set_visible(False)
-                self._schedule()
-            return
-        self.hover.xy = (event.xdata, event.ydata)
-        self.hover.set_text(found[2] + "\n(click to use this voice)")
-        self.hover.set_visible(True)
-        self._schedule()
+            QToolTip.hideText()
+        else:
+            QToolTip.showText(event.globalPosition().toPoint(), f"{found[2]}\n(click to use this voice)", self)
 
-    def _on_click(self, event) -> None:
-        if event.inaxes is not self.ax:
-            return
-        found = self.hit(event)
-        if found is not None:
-            self.picked.emit(found[0], found[1])
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            found = self.hit(event.position().toPoint())
+            if found is not None:
+                self.picked.emit(found[0], found[1])
 
     def point_position(self, kind: str, key: int) -> tuple[float, float] | None:
         """Data coordinates of a plotted point (for tests and keyboard access)."""
         if kind == "known":
-            offs = self.known_sc.get_offsets()
-            return tuple(offs[key]) if key < len(offs) else None
+            return tuple(self.known_xy[key]) if key < len(self.known_xy) else None
         for k, pts in self.points.items():
             for i, u in enumerate(pts):
                 if u.uid == key:
-                    return tuple(self.session_sc[k].get_offsets()[i])
+                    return tuple(self.xy[k][i])
         return None
