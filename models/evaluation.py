@@ -37,3 +37,26 @@ def pairwise_trials(embeddings: np.ndarray, speakers: list[str]) -> tuple[np.nda
     iu = np.triu_indices(len(speakers), k=1)
     spk = np.asarray(speakers)
     return sims[iu], spk[iu[0]] == spk[iu[1]]
+
+
+def words(text: str) -> list[str]:
+    """Text -> the words a recognizer would output: cleaned (numbers spelled out), lower case,
+    punctuation removed except in-word apostrophes."""
+    import re
+
+    from models.text import english_cleaners
+
+    cleaned = english_cleaners(text).replace("-", " ")
+    return re.findall(r"[a-z]+(?:'[a-z]+)*", cleaned)
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(substitutions + deletions + insertions, reference word count) after `words` normalisation."""
+    ref, hyp = words(reference), words(hypothesis)
+    previous = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        current = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
+        previous = current
+    return previous[-1], len(ref)
