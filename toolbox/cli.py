@@ -21,6 +21,9 @@ COMMANDS = [
     "models",
     "bench",
     "train",
+    "eval",
+    "corpus",
+    "preprocess",
 ]
 
 

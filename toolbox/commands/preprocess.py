@@ -1,0 +1,69 @@
+"""`sv2tts preprocess {encoder,synthesizer} DATA_ROOT OUT_DIR --dataset NAME`: training data from a corpus."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DATASETS = ("generic", "librispeech", "libritts", "vctk", "ljspeech", "voxceleb")  # = models.data.datasets
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "preprocess", help="turn a speech dataset into encoder or synthesizer training data",
+        description="encoder: OUT_DIR/<dataset>_<speaker>/<utt>.npy (T, 40) mels + _sources.txt. "
+        "synthesizer: OUT_DIR/{audio,mels,embeds}/*.npy + train.txt. Every utterance kept or dropped "
+        "(and why) is logged in OUT_DIR/preprocess_log*.jsonl.")
+    p.add_argument("kind", choices=("encoder", "synthesizer"))
+    p.add_argument("data_root", type=Path, help="the dataset folder")
+    p.add_argument("out_dir", type=Path)
+    p.add_argument("--dataset", choices=DATASETS, default="generic",
+                   help="layout of DATA_ROOT (default generic: <speaker>/<utt>.wav + <utt>.txt)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--shard", default="0/1", metavar="I/N",
+                   help="process only shard I of N (0 <= I < N), split by a stable hash of the utterance id")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="resume: skip utterances a previous run finished (kept with its files, or dropped)")
+    p.add_argument("--encoder", type=Path,
+                   help="synthesizer: speaker encoder weights for the embeddings (default: model store)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from models.data.items import DatasetError
+    from models.data.preprocess import Shard, preprocess
+    from toolbox.cli import UserError
+
+    try:
+        shard = Shard.parse(args.shard)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if args.out_dir.resolve() == args.data_root.resolve():
+        raise UserError("OUT_DIR must differ from DATA_ROOT")
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="utt", desc=f"preprocess {args.kind}", file=sys.stderr)
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        counts = preprocess(args.kind, args.data_root, args.out_dir, args.dataset, jobs=args.jobs, shard=shard,
+                            skip_existing=args.skip_existing, encoder_path_=args.encoder, progress=progress)
+    except DatasetError as e:
+        raise UserError(str(e)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    reasons = ", ".join(f"{k[9:]} {v}" for k, v in sorted(counts.items()) if k.startswith("dropped: "))
+    print(f"{args.out_dir}: kept {counts['kept']}, dropped {counts['dropped']}"
+          f"{f' ({reasons})' if reasons else ''}, skipped {counts['skipped']} finished earlier", file=sys.stderr)
+    return 0
