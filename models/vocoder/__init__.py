@@ -24,7 +24,7 @@ from models.checkpoint import (
 )
 from models.vocoder.config import VocoderConfig
 from models.vocoder.fast import PRECISIONS, CancelCheck, Cancelled, FastWaveRNN
-from models.vocoder.folding import Finisher, FoldPlan, streaming_plan, uniform_plan
+from models.vocoder.folding import Finisher, FoldPlan, plan_for_rows, uniform_plan
 from models.vocoder.model import WaveRNN
 from models.vocoder.naive import conditioning
 from models.vocoding import Progress
@@ -45,20 +45,23 @@ class WaveRNNVocoder:
         precision: "float32" (exact weights), "bf16" (bf16 weights in the per-step matmuls and the
             rnn1 input projection; needs AVX-512 BF16 / AMX to be fast) or "auto" (bf16 when the
             CPU supports it, else float32).
-        schedule: "stream" (short first folds, target 4000 / overlap 400: first audio early) or
-            "published" (uniform folds, target 8000 / overlap 800 as the reference's infer_waveform).
-        target, overlap: override the schedule's fold target / overlap (samples).
+        schedule: "stream" (short first folds growing to a target chosen so that about `rows` folds
+            run as one batch, overlap 400: first audio early, few sequential steps) or "published"
+            (uniform folds, target 8000 / overlap 800 as the reference's infer_waveform).
+        target, overlap: override the schedule's (maximum) fold target / overlap (samples).
+        rows: batch rows the "stream" schedule aims for (per-step matmul efficiency vs overlap waste).
     """
 
-    def __init__(self, net: WaveRNN, precision: str = "float32", schedule: str = "stream",
-                 target: int | None = None, overlap: int | None = None) -> None:
+    def __init__(self, net: WaveRNN, precision: str = "auto", schedule: str = "stream",
+                 target: int | None = None, overlap: int | None = None, rows: int = 48) -> None:
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
         self.net = net.eval()
         self.config = net.config
         self.sample_rate = net.config.sample_rate
         self.schedule = schedule
-        self.target = target or (4000 if schedule == "stream" else 8000)
+        self.target = target or 8000
+        self.rows = rows
         self.overlap = overlap if overlap is not None else (400 if schedule == "stream" else 800)
         self._fast: FastWaveRNN | None = None
         self.precision = precision
@@ -101,7 +104,7 @@ class WaveRNNVocoder:
         """The fold plan for `total` conditioning samples (T * hop)."""
         if self.schedule == "published":
             return uniform_plan(total, self.target, self.overlap)
-        return streaming_plan(total, self.target, self.overlap)
+        return plan_for_rows(total, self.rows, self.overlap, max_target=self.target)
 
     def stream(self, mel: np.ndarray, *, seed: int | None = None, progress: Progress | None = None,
                cancel: CancelCheck = None) -> Iterator[np.ndarray]:

@@ -5,8 +5,9 @@ little as possible:
 
 * Every input projection that does not depend on the previously generated sample is computed for a
   whole block of steps in a few large matmuls: ``I``'s mel/a1 part (``c_t``), rnn1's input gates
-  (``W_ih1 I(x_prev, m_t, a1_t) = x_prev W_ih1 I[:, 0] + W_ih1 c_t`` — linear, so it splits exactly),
-  rnn2's a2 part, fc1's a3 part and fc2's a4 part.
+  (``W_ih1 I(x_prev, m_t, a1_t) = x_prev W_ih1 I[:, 0] + (W_ih1 I[:, 1:]) [m_t | a1_t] + ...`` —
+  linear, so it splits exactly, and the product of the two weight matrices is formed once), rnn2's
+  a2 part, fc1's a3 part and fc2's a4 part.
 * The two recurrent matmuls (``W_hh1 h1``, ``W_hh2 h2``) share one ``baddbmm`` per step; the GRU
   gates are updated in place in preallocated buffers (no per-step allocation).
 * Sampling draws one uniform per row and step (a block at a time, from a seeded generator) and
@@ -69,8 +70,11 @@ class FastWaveRNN:
             # Block precompute: [m | a1] -> c (R), then c -> rnn1 gates; a2 -> rnn2 gates; a3, a4 -> fc1, fc2.
             self.WIc = wI[:, 1:].t().contiguous()  # (M + A, R)
             self.bI = g["I.bias"]
-            self.Wih1 = g["rnn1.weight_ih_l0"].t().contiguous()  # (R, 3R)
-            self.bih1 = g["rnn1.bias_ih_l0"]
+            # rnn1's input gates from [m | a1] in one (M + A, 3R) map: W_ih1 (WIc x + bI) + b_ih1.
+            # Folding the two linear maps cuts this precompute from 786k to 172k MACs per sample.
+            wih1 = g["rnn1.weight_ih_l0"].double()
+            self.Wih1c = (wih1 @ wI[:, 1:].double()).t().contiguous().float()  # (M + A, 3R)
+            self.bih1 = (wih1 @ self.bI.double()).float() + g["rnn1.bias_ih_l0"]
             wih2 = g["rnn2.weight_ih_l0"]
             self.Wih2a = wih2[:, R:].t().contiguous()  # (A, 3R)
             self.bih2 = g["rnn2.bias_ih_l0"]
@@ -93,8 +97,9 @@ class FastWaveRNN:
     def _precompute(self, cond: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """cond: (n, K, M + 4A) -> c (n, K, R), P1 (n, K, 3R), A2 (n, K, 3R), A3 (n, K, F), A4 (n, K, F)."""
         M, A = self.M, self.A
-        c = torch.addmm(self.bI, cond[..., : M + A].reshape(-1, M + A), self.WIc)  # (nK, R)
-        P1 = torch.addmm(self.bih1, c, self.Wih1)
+        ma1 = cond[..., : M + A].reshape(-1, M + A)
+        c = torch.addmm(self.bI, ma1, self.WIc)  # (nK, R)
+        P1 = torch.addmm(self.bih1, ma1, self.Wih1c)  # (nK, 3R)
         A2 = torch.addmm(self.bih2, cond[..., M + A: M + 2 * A].reshape(-1, A), self.Wih2a)
         A3 = torch.addmm(self.b1, cond[..., M + 2 * A: M + 3 * A].reshape(-1, A), self.W1a)
         A4 = torch.addmm(self.b2, cond[..., M + 3 * A:].reshape(-1, A), self.W2a)

@@ -86,6 +86,22 @@ def streaming_plan(total: int, target: int = 4000, overlap: int = 400, first_tar
     return FoldPlan(tuple(offsets), tuple(lengths), overlap, total)
 
 
+def plan_for_rows(total: int, rows: int = 32, overlap: int = 400, first_target: int = 400,
+                  growth: float = 1.25, max_target: int = 8000) -> FoldPlan:
+    """The streaming plan with the smallest fold target (fewest sequential steps) that needs at most
+    `rows` folds (batch rows): per-step matmuls are most efficient at a fixed, sizeable batch."""
+    lo, hi = max(first_target, 2 * overlap), max_target
+    if streaming_plan(total, hi, overlap, first_target, growth).num_folds > rows:
+        return streaming_plan(total, hi, overlap, first_target, growth)
+    while hi - lo > 50:
+        mid = (lo + hi) // 2
+        if streaming_plan(total, mid, overlap, first_target, growth).num_folds <= rows:
+            hi = mid
+        else:
+            lo = mid
+    return streaming_plan(total, hi, overlap, first_target, growth)
+
+
 def envelopes(overlap: int) -> tuple[np.ndarray, np.ndarray]:
     """(fade_in, fade_out) float64 envelopes of `overlap` samples each (see module docstring)."""
     silence_len = overlap // 2

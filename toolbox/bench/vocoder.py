@@ -1,0 +1,118 @@
+"""WaveRNN generation: real-time factor, time to first final chunk, and the reference loop's speed.
+
+The fast path streams chunks; `first_chunk_s` is the time from handing over the mel to the first
+final chunk, `max_stall_s` how long playback started at that moment would have waited for audio
+later on (0 = never starves). The naive baseline is the reference algorithm (per-sample Python loop,
+GRUCells, softmax + Categorical, folds 8000/800) on the same weights and mel; its per-step time is
+measured over `--naive-steps` steps and multiplied by its (length-independent) 9600 steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--vocoder", default=None, metavar="PATH",
+                   help="vocoder.pt / .safetensors (default: random weights of the published size)")
+    p.add_argument("--seconds", type=float, default=5.0, help="audio duration to generate (default 5)")
+    p.add_argument("--mel", default=None, metavar="MEL.npy", help="use this (80, T) mel instead")
+    p.add_argument("--precision", choices=["auto", "float32", "bf16"], default="auto")
+    p.add_argument("--schedule", choices=["stream", "published"], default="stream")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's setting)")
+    p.add_argument("--naive-steps", type=int, default=300,
+                   help="reference-loop steps to time (0: skip, -1: run it fully)")
+    p.add_argument("--no-float32", action="store_true", help="skip the extra float32 run")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def bench_mel(seconds: float, seed: int = 0) -> np.ndarray:
+    """A real 80-band mel (models.audio) of a voiced, pitch-gliding harmonic signal."""
+    from models.audio import synth_mel
+
+    n = int(seconds * 16000)
+    t = np.arange(n) / 16000
+    f0 = 110 + 50 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / 16000
+    env = 0.25 * (1.2 + np.sin(2 * np.pi * 2.5 * t))
+    wav = env * sum(np.sin(k * phase) / k for k in range(1, 20))
+    wav += 0.01 * np.random.default_rng(seed).standard_normal(n)
+    return synth_mel(wav.astype(np.float32))[:, : n // 200 + 1]
+
+
+def time_stream(voc, mel: np.ndarray, seed: int) -> dict:
+    sr = voc.sample_rate
+    start = time.perf_counter()
+    first = None
+    pos = 0
+    stall = 0.0
+    for chunk in voc.stream(mel, seed=seed):
+        now = time.perf_counter() - start
+        if first is None:
+            first = now
+        stall = max(stall, now - (first + pos / sr))
+        pos += len(chunk)
+    total = time.perf_counter() - start
+    dur = pos / sr
+    return {"rtf": round(total / dur, 4), "first_chunk_s": round(first, 4), "khz": round(pos / total / 1000, 3),
+            "max_stall_s": round(max(stall, 0.0), 4), "seconds": round(total, 3), "samples": pos,
+            "precision": voc.precision, "schedule": voc.schedule}
+
+
+def time_naive(net, mel: np.ndarray, steps: int, seed: int) -> dict:
+    from models.vocoder.folding import uniform_plan
+    from models.vocoder.naive import naive_generate
+
+    total_steps = max(uniform_plan(mel.shape[1] * 200, 8000, 800).lengths)
+    t0 = time.perf_counter()
+    naive_generate(net, mel, 8000, 800, seed=seed, max_steps=min(20, total_steps))  # warm-up
+    t1 = time.perf_counter()
+    n = total_steps if steps < 0 else min(steps, total_steps)
+    naive_generate(net, mel, 8000, 800, seed=seed, max_steps=n)
+    t2 = time.perf_counter()
+    fixed = t1 - t0  # conditioning + folding + unfold, measured with 20 steps (slight overestimate)
+    per_step = (t2 - t1 - fixed) / max(n - 20, 1) if n > 20 else (t2 - t1) / n
+    est = (t2 - t1) if n == total_steps else fixed + per_step * total_steps
+    dur = (mel.shape[1] - 1) * 200 / 16000
+    return {"rtf": round(est / dur, 3), "seconds": round(est, 2), "steps_timed": n, "steps": total_steps,
+            "ms_per_step": round(per_step * 1e3, 3), "extrapolated": n < total_steps}
+
+
+def run(args: argparse.Namespace) -> dict:
+    from models.vocoder import VocoderConfig, WaveRNN, WaveRNNVocoder
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.vocoder:
+        voc = WaveRNNVocoder.from_file(args.vocoder, precision=args.precision, schedule=args.schedule)
+        weights = str(args.vocoder)
+    else:
+        torch.manual_seed(args.seed)
+        voc = WaveRNNVocoder(WaveRNN(VocoderConfig.rtvc()), precision=args.precision, schedule=args.schedule)
+        weights = "random, published size"
+    mel = np.load(args.mel).astype(np.float32) if args.mel else bench_mel(args.seconds, args.seed)
+    voc.vocode(mel[:, :6], seed=args.seed)  # warm-up: oneDNN kernels, allocator
+    report = {"weights": weights, "threads": torch.get_num_threads(), "mel_frames": int(mel.shape[1]),
+              "audio_s": (mel.shape[1] - 1) * 200 / 16000, "plan_folds": voc.plan(mel.shape[1] * 200).num_folds,
+              "plan_steps": voc.plan(mel.shape[1] * 200).steps}
+    fast = time_stream(voc, mel, args.seed)
+    report.update(fast)
+    if voc.precision != "float32" and not args.no_float32:
+        voc.set_precision("float32")
+        report["float32"] = time_stream(voc, mel, args.seed)
+    if args.naive_steps:
+        naive = time_naive(voc.net, mel, args.naive_steps, args.seed)
+        report["naive"] = naive
+        report["speedup_vs_naive"] = round(naive["seconds"] / fast["seconds"], 2)
+    try:
+        report["load_average"] = [round(x, 2) for x in __import__("os").getloadavg()]
+    except OSError:
+        pass
+    return report
