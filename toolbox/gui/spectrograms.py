@@ -26,9 +26,9 @@ class UtteranceView(PlotCanvas):
         # Fixed axes rectangles (no constrained layout): a redraw costs only the artists.
         super().__init__(Figure(figsize=(8, 2.2), facecolor=BACKGROUND))
         self.title = title
-        self.embed_ax = self.figure.add_axes((0.02, 0.1, 0.13, 0.72))
-        cbar_ax = self.figure.add_axes((0.16, 0.1, 0.012, 0.72))
-        self.mel_ax = self.figure.add_axes((0.27, 0.22, 0.71, 0.62))
+        self.embed_ax = self.figure.add_axes((0.005, 0.06, 0.14, 0.76))
+        cbar_ax = self.figure.add_axes((0.15, 0.1, 0.01, 0.68))
+        self.mel_ax = self.figure.add_axes((0.28, 0.22, 0.705, 0.62))
         for ax in (self.embed_ax, self.mel_ax):
             ax.set_facecolor(BACKGROUND)
             for s in ax.spines.values():
@@ -38,7 +38,7 @@ class UtteranceView(PlotCanvas):
         self.embed_ax.set_xticks([])
         self.embed_ax.set_yticks([])
         self.embed_ax.set_title("embedding", fontsize=9)
-        self.figure.colorbar(self.embed_img, cax=cbar_ax)
+        self.figure.colorbar(self.embed_img, cax=cbar_ax, ticks=[0.0, 0.1, 0.2, 0.3])
         cbar_ax.tick_params(labelsize=7)
         self.mel_img = self.mel_ax.imshow(np.full((80, 1), MEL_RANGE[0]), aspect="auto", origin="lower",
                                           interpolation="none", vmin=MEL_RANGE[0], vmax=MEL_RANGE[1],
