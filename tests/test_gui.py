@@ -365,8 +365,11 @@ def test_no_audio_device_disables_audio_but_generation_and_export_work(qtbot, ma
     qtbot.waitUntil(lambda: (tmp_path / "x.wav").exists(), timeout=T)
 
 
-def test_model_choices_and_devices_persist(qtbot, make, tmp_path):
-    window = make()
+def test_model_choices_folders_and_geometry_persist(qtbot, make, tmp_path):
+    (tmp_path / "corpora" / "LibriSpeech" / "dev-clean" / "84" / "121123").mkdir(parents=True)
+    sf.write(tmp_path / "corpora" / "LibriSpeech" / "dev-clean" / "84" / "121123" / "84-121123-0000.flac",
+             voice(150.0, 0.5), SAMPLE_RATE)
+    window = make(datasets_root=tmp_path / "corpora")
     window.generate_panel.model_boxes["vocoder"].setCurrentText("Griffin-Lim")
     window.resize(700, 500)
     size = window.size()
@@ -374,6 +377,8 @@ def test_model_choices_and_devices_persist(qtbot, make, tmp_path):
     window2 = make()
     assert window2.generate_panel.model("vocoder") == "Griffin-Lim"
     assert window2.size() == size
+    assert window2.browser.dataset_box.currentText() == "LibriSpeech/dev-clean"  # remembered root
+    assert window2.browser.utterance_box.currentText() == "121123/84-121123-0000.flac"
     qtbot.waitUntil(lambda: window2.models.worker.engine.selected["vocoder"] == "Griffin-Lim", timeout=T)
 
 

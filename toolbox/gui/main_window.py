@@ -65,6 +65,10 @@ class MainWindow(QMainWindow):
             import platformdirs
 
             profiles = VoiceProfiles(Path(platformdirs.user_data_dir("sv2tts", appauthor=False)) / "voices")
+        if datasets_root is None and self.settings.value("datasets_root"):
+            remembered = Path(str(self.settings.value("datasets_root")))
+            datasets_root = remembered if remembered.is_dir() else None
+        self.datasets_root = datasets_root
         self.known = known
         self.utterances: dict[int, Utterance] = {}
         self.voice: Utterance | None = None
@@ -242,6 +246,8 @@ class MainWindow(QMainWindow):
         for kind in self.generate_panel.model_boxes:
             s.setValue(f"models/{kind}", self.generate_panel.model(kind))
         s.setValue("last_dir", self.last_dir)
+        if self.datasets_root is not None:
+            s.setValue("datasets_root", str(self.datasets_root))
         s.sync()
 
     # -- start-up -------------------------------------------------------------------------------------
