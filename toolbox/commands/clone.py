@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "int8"],
                    help="synthesizer decoder weights at inference (auto: fastest exact-enough)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("--play", action="store_true",
+                   help="also play the audio on the default output device while it is generated")
     p.set_defaults(func=run)
 
 
@@ -52,16 +54,51 @@ def run(args: argparse.Namespace) -> int:
     embedding = pipeline.embed(args.voice)
 
     bar = progress_bar(len(chunks))
+    player = open_player() if args.play else None
+    if args.play:  # stream sentence by sentence, and within a sentence as the vocoder finalizes audio
+        audio = pipeline.stream(text, embedding, seed=args.seed, progress=bar)
+        audio = play_through(audio, player) if player is not None else audio
+    else:
+        audio = pipeline.iter_sentences(text, embedding, seed=args.seed, progress=bar)
     try:
-        seconds = write_audio(out, pipeline.iter_sentences(text, embedding, seed=args.seed, progress=bar),
-                              vocoder.sample_rate)
+        seconds = write_audio(out, audio, vocoder.sample_rate)
+        if player is not None:
+            player.finish()
+            player.drain(timeout=player.pending_seconds + 5.0)
     except TextError as e:
         raise UserError(str(e)) from None
     finally:
         if bar is not None:
             bar.close()
+        if player is not None:
+            player.close()
     print(f"wrote {out}: {seconds:.2f} s of audio, {len(chunks)} sentence(s)", file=sys.stderr)
+    if args.play and player is None:
+        print(f"no audio output device; wrote {out} only", file=sys.stderr)
     return 0
+
+
+def open_player():
+    """An output stream on the default device, or None (logged) when there is no backend or device."""
+    from models.audio import AudioError
+    from toolbox.audio_io import default_backend
+
+    try:
+        backend = default_backend()
+        if not backend.available:
+            log.debug("no audio backend: %s", backend.reason)
+            return None
+        return backend.open_output(None)
+    except (AudioError, OSError, RuntimeError) as e:  # also PortAudio errors on a broken device
+        log.debug("no audio output: %s", e)
+        return None
+
+
+def play_through(chunks, player):
+    """Queue each chunk for playback (blocking only while the ring buffer is full), then pass it on."""
+    for chunk in chunks:
+        player.write(chunk)
+        yield chunk
 
 
 def check_output(path: Path, force: bool) -> Path:
