@@ -97,9 +97,9 @@ def test_batch_item_equals_the_same_sentence_alone(synth):
 
 
 def synth_default_precision() -> str:
-    from models.synthesizer.synthesizer import _fastest_precision
+    from models.synthesizer.synthesizer import default_precision
 
-    return _fastest_precision("cpu")
+    return default_precision("cpu")
 
 
 def test_seed_reproduces_and_varies(synth):
@@ -218,3 +218,12 @@ def test_bad_weights_files_are_refused_in_one_line(kind, published_pt, tmp_path)
         Synthesizer.from_file(path)
     assert "\n" not in str(e.value) and str(path) in str(e.value)
     assert not marker.exists()
+
+
+def test_default_int8_decoder_stays_close_to_fp32(synth):
+    s = _with_stop_bias(synth, -1e4)  # runs to the length guard: same number of frames
+    s.model.post_proj.weight.data.copy_(synth.model.post_proj.weight.data)
+    fp32 = s.synthesize("Hello you.", unit(7)[0], seed=4)[0]
+    for precision in ("int8", "fp16"):
+        other = Synthesizer(s.model, precision=precision).synthesize("Hello you.", unit(7)[0], seed=4)[0]
+        assert other.shape == fp32.shape and np.abs(other - fp32).max() < 1e-2, precision

@@ -63,16 +63,16 @@ class _Matrix:
 class _StepWeights:
     """Decoder weights rearranged for the step (differentiable views of the parameters)."""
 
-    pre1_w: torch.Tensor
+    pre1: _Matrix
     pre1_b: torch.Tensor
-    pre2_w: torch.Tensor
+    pre2: _Matrix
     pre2_b: torch.Tensor
-    gru_wih: torch.Tensor
-    gru_whh: torch.Tensor
+    gru_ih: _Matrix  # rows [r, z, n]
+    gru_hh: _Matrix
     gru_bih: torch.Tensor
     gru_bhh: torch.Tensor
-    q_w: torch.Tensor
-    q_b: torch.Tensor
+    query: _Matrix
+    query_b: torch.Tensor
     loc_w: torch.Tensor  # (A, 1, k): L @ conv
     loc_b: torch.Tensor  # (A,)
     v_w: torch.Tensor  # (1, A)
@@ -82,7 +82,7 @@ class _StepWeights:
     lstm1_b: torch.Tensor
     lstm2: _Matrix
     lstm2_b: torch.Tensor
-    out_w: torch.Tensor  # (n_mels * r + 1, H + ctx): used mel_proj rows, then stop_proj
+    out: _Matrix  # (n_mels * r + 1, H + ctx): used mel_proj rows, then stop_proj
     out_b: torch.Tensor
 
 
@@ -144,17 +144,22 @@ class Tacotron(nn.Module):
         ctx = self.config.context_dims
         out_w = torch.cat([torch.cat([mel_w, mel_w.new_zeros(n_mels * r, ctx)], dim=1), d.stop_proj.weight])
         out_b = torch.cat([d.stop_proj.bias.new_zeros(n_mels * r), d.stop_proj.bias])
+        p = precision
+        # The small matrices follow int8 (which keeps every row independent of the batch) but stay
+        # fp32 under fp16, whose gain is on the big LSTM matrices only.
+        small = "int8" if p == "int8" else "fp32"
         return _StepWeights(
-            d.prenet.fc1.weight, d.prenet.fc1.bias, d.prenet.fc2.weight, d.prenet.fc2.bias,
-            d.attn_rnn.weight_ih, d.attn_rnn.weight_hh, d.attn_rnn.bias_ih, d.attn_rnn.bias_hh,
-            a.W.weight, a.W.bias,
+            _Matrix(d.prenet.fc1.weight, small), d.prenet.fc1.bias,
+            _Matrix(d.prenet.fc2.weight, small), d.prenet.fc2.bias,
+            _Matrix(d.attn_rnn.weight_ih, small), _Matrix(d.attn_rnn.weight_hh, small), d.attn_rnn.bias_ih,
+            d.attn_rnn.bias_hh, _Matrix(a.W.weight, small), a.W.bias,
             torch.einsum("af,fik->aik", a.L.weight, a.conv.weight), a.L.weight @ a.conv.bias, a.v.weight,
             _Matrix(d.rnn_input.weight, precision), d.rnn_input.bias,
             _Matrix(torch.cat([d.res_rnn1.weight_ih, d.res_rnn1.weight_hh], 1), precision),
             d.res_rnn1.bias_ih + d.res_rnn1.bias_hh,
             _Matrix(torch.cat([d.res_rnn2.weight_ih, d.res_rnn2.weight_hh], 1), precision),
             d.res_rnn2.bias_ih + d.res_rnn2.bias_hh,
-            out_w, out_b,
+            _Matrix(out_w, small), out_b,
         )
 
     def _initial_state(self, B: int, T_x: int, like: torch.Tensor) -> _State:
@@ -173,15 +178,16 @@ class Tacotron(nn.Module):
         Returns mels (B, n_mels, r), stop logit (B,), attention weights (B, T_x).
         """
         p_drop = self.config.dropout
-        x = F.relu(F.linear(s.frame, w.pre1_w, w.pre1_b))
+        x = F.relu(w.pre1(s.frame, w.pre1_b))
         x = F.dropout(x, p_drop, training=True) if masks is None else x * masks[0]
-        x = F.relu(F.linear(x, w.pre2_w, w.pre2_b))
+        x = F.relu(w.pre2(x, w.pre2_b))
         x = F.dropout(x, p_drop, training=True) if masks is None else x * masks[1]
-        s.attn_h = torch.gru_cell(torch.cat([s.context, x], 1), s.attn_h, w.gru_wih, w.gru_whh, w.gru_bih,
-                                  w.gru_bhh)
-        q = F.linear(s.attn_h, w.q_w, w.q_b).unsqueeze(2)  # (B, A, 1)
+        s.attn_h = _gru(torch.cat([s.context, x], 1), s.attn_h, w)
+        q = w.query(s.attn_h, w.query_b).unsqueeze(2)  # (B, A, 1)
         loc = F.conv1d(s.cumulative.unsqueeze(1), w.loc_w, w.loc_b, padding=w.loc_w.size(2) // 2)  # (B, A, T)
-        u = torch.matmul(w.v_w, torch.tanh(q + keys + loc)).squeeze(1)  # (B, T_x)
+        energy = torch.tanh(q + keys + loc)  # (B, A, T_x)
+        # one small matmul per item: a batched one rounds differently depending on the batch position
+        u = torch.cat([torch.mm(w.v_w, energy[b]) for b in range(energy.size(0))])  # (B, T_x)
         attn = torch.softmax(u.masked_fill(pad, float("-inf")), dim=1)
         s.cumulative = s.cumulative + attn
         s.context = torch.bmm(attn.unsqueeze(1), memory).squeeze(1)  # (B, ctx)
@@ -192,7 +198,7 @@ class Tacotron(nn.Module):
         h2, s.c2 = _lstm(x, s.h2, s.c2, w.lstm2, w.lstm2_b)
         s.h2 = self._zoneout(s.h2, h2)
         x = x + s.h2
-        out = F.linear(torch.cat([x, s.context], 1), w.out_w, w.out_b)  # (B, n_mels*r + 1)
+        out = w.out(torch.cat([x, s.context], 1), w.out_b)  # (B, n_mels*r + 1)
         mels = out[:, :-1].view(out.size(0), self.config.n_mels, self.r)
         return mels, out[:, -1], attn
 
@@ -268,7 +274,13 @@ class Tacotron(nn.Module):
         lengths = [int(n) for n in text_lengths]
         max_steps = [-(-c.max_decoder_frames(n) // r) for n in lengths]
         enc_masks, dec_masks = self._dropout_masks(generators, lengths, max_steps, T_x, chars.device)
-        memory, keys = self._encode(chars, text_lengths, speaker, enc_masks)
+        # Encoder and postnet run item by item on unpadded input: exactly what the item gets alone.
+        memory = chars.new_zeros(B, T_x, c.context_dims, dtype=speaker.dtype)
+        keys = chars.new_zeros(B, c.decoder_dims, T_x, dtype=speaker.dtype)
+        for b, n in enumerate(lengths):
+            masks = (enc_masks[0][b:b + 1, :n], enc_masks[1][b:b + 1, :n])
+            memory[b:b + 1, :n], keys[b:b + 1, :, :n] = self._encode(chars[b:b + 1, :n], text_lengths[b:b + 1],
+                                                                    speaker[b:b + 1], masks)
         pad = ~length_mask(text_lengths, T_x)
         w = self._inference_weights(precision)
         s = self._initial_state(B, T_x, memory)
@@ -292,10 +304,12 @@ class Tacotron(nn.Module):
                 from models.vocoding import Cancelled
 
                 raise Cancelled("synthesis cancelled")
-        mel_lengths = torch.tensor([n * r for n in n_steps])
-        mel_post = self._postnet(torch.cat(outs, dim=2), mel_lengths)
+        mel_dec = torch.cat(outs, dim=2)
         attention = torch.stack(attns, 1)
-        mels_out = [_trim_silence(mel_post[b, :, : n_steps[b] * r], c.stop_threshold) for b in range(B)]
+        mels_out = []
+        for b, n in enumerate(n_steps):
+            post = self._postnet(mel_dec[b:b + 1, :, : n * r], None)[0]
+            mels_out.append(_trim_silence(post, c.stop_threshold))
         return mels_out, [attention[b, : n_steps[b], : lengths[b]] for b in range(B)]
 
     def _inference_weights(self, precision: str) -> _StepWeights:
@@ -321,6 +335,16 @@ class Tacotron(nn.Module):
                                        (d2, max_steps[b], 2 * c.decoder_dims)):
                 target[b, :rows] = torch.empty(rows, dims).bernoulli_(keep, generator=g) / keep
         return (e1.to(device), e2.to(device)), (d1.to(device), d2.to(device))
+
+
+def _gru(x: torch.Tensor, h: torch.Tensor, w: _StepWeights) -> torch.Tensor:
+    """GRUCell (PyTorch gate order [r, z, n]): n = tanh(x_n + r * h_n), h' = n + z * (h - n)."""
+    x_r, x_z, x_n = w.gru_ih(x, w.gru_bih).chunk(3, 1)
+    h_r, h_z, h_n = w.gru_hh(h, w.gru_bhh).chunk(3, 1)
+    r = torch.sigmoid(x_r + h_r)
+    z = torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return n + z * (h - n)
 
 
 def _lstm(x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, w: _Matrix, b: torch.Tensor
