@@ -85,3 +85,24 @@ def test_generate_with_random_rtvc_synthesizer_and_griffin_lim(qtbot, window):
     qtbot.waitUntil(lambda: not window.player.playing, timeout=T)
     backend = window.backend
     np.testing.assert_array_equal(backend.delivered_audio(), clip.wav)  # streamed, in order
+
+
+def test_stop_cancels_the_real_synthesizer_mid_run(qtbot, window, rtvc_synthesizer, monkeypatch):
+    import functools
+
+    # random weights may stop early; run to the length guard so there is something to interrupt
+    monkeypatch.setattr(rtvc_synthesizer.model, "generate",
+                        functools.partial(type(rtvc_synthesizer.model).generate, rtvc_synthesizer.model,
+                                          use_stop_token=False), raising=False)
+    u = window.add_utterance(voice(110.0), "ref", "ref")
+    qtbot.waitUntil(lambda: u.embedding is not None, timeout=T)
+    window.generate_panel.text.setPlainText("A rather long sentence that takes the synthesizer a while. " * 3)
+    fractions = []
+    window.models.worker.progress.connect(lambda job, f, rtf: fractions.append(f))
+    qtbot.mouseClick(window.generate_panel.both_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(fractions) > 0 and fractions[-1] > 0.0, timeout=T)
+    with qtbot.waitSignal(window.generation_finished, timeout=10_000) as blocker:
+        qtbot.mouseClick(window.generate_panel.stop_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[1] == "cancelled"
+    assert fractions[-1] < 0.3  # stopped inside synthesis (the first 30 % of the bar)
+    assert window.generate_panel.both_button.isEnabled()
