@@ -209,6 +209,9 @@ def test_encoder_preprocess_end_to_end_and_resume(speech, tmp_path, capsys):
     assert (out / "generic_syn002" / "syn002_0001.npy").is_file()
     assert (out / "generic_syn001" / "syn001_0000.npy").stat().st_mtime_ns == stamp
 
+    assert main(["preprocess", "synthesizer", str(speech), str(out), "--dataset", "generic"]) == 1
+    assert "separate output folder" in capsys.readouterr().err  # one kind of data per folder
+
 
 def test_encoder_shards_partition_the_items(speech, tmp_path, capsys):
     out = tmp_path / "enc"
@@ -248,6 +251,12 @@ def test_synthesizer_preprocess_end_to_end(speech, small_encoder, tmp_path, caps
     (out / "embeds" / "embed-syn001_0001.npy").unlink()
     assert main([*cmd, "--skip-existing"]) == 0
     assert "kept 1, dropped 0, skipped 7" in capsys.readouterr().err
+    assert len((out / "train.txt").read_text().splitlines()) == 6
+
+    stamp = (out / "embeds" / "embed-syn000_0000.npy").stat().st_mtime_ns
+    assert main(cmd) == 0  # without --skip-existing everything is redone, embeddings included
+    assert "kept 6, dropped 2" in capsys.readouterr().err
+    assert (out / "embeds" / "embed-syn000_0000.npy").stat().st_mtime_ns != stamp
     assert len((out / "train.txt").read_text().splitlines()) == 6
 
 

@@ -114,7 +114,12 @@ def preprocess(kind: str, root: Path, out_dir: Path, dataset: str, jobs: int = 1
     items = read_dataset(dataset, root, split_on_silences=kind == "synthesizer")
     mine = [u for u in items if u.id in shard]
     out_dir.mkdir(parents=True, exist_ok=True)
-    done = read_log(out_dir) if skip_existing else {}
+    previous = read_log(out_dir)
+    other = {r.get("kind") for r in previous.values()} - {kind}
+    if other:
+        raise DatasetError(f"{out_dir} holds {', '.join(sorted(map(str, other)))} data; "
+                           f"use a separate output folder for {kind} data")
+    done = previous if skip_existing else {}
     todo = [u for u in mine if not _finished(kind, done.get(u.id), out_dir, dataset, u)]
     counts: Counter = Counter(skipped=len(mine) - len(todo))
     log.info("%s %s: %d utterances, %d in shard %d/%d, %d to do", kind, root, len(items), len(mine),
@@ -130,12 +135,14 @@ def preprocess(kind: str, root: Path, out_dir: Path, dataset: str, jobs: int = 1
             if rec["status"] == "dropped":
                 counts["dropped: " + rec["reason"].split(":")[0]] += 1
 
+        fresh = set()
         for n, rec in enumerate(_map(work, todo, jobs), 1):
             write(rec)
+            fresh.add(rec["id"])
             if progress:
                 progress(n, len(todo))
         if kind == "synthesizer":
-            for rec in _embed_missing(out_dir, mine, encoder_path_):
+            for rec in _embed(out_dir, mine, fresh, encoder_path_):
                 write(rec)
     write_manifests(kind, out_dir, dataset)
     return counts
@@ -151,12 +158,12 @@ def _map(fn: Callable[[Utterance], dict], items: list[Utterance], jobs: int):
         yield from pool.imap(fn, items, chunksize=chunk)  # ordered: segments of a file stay together
 
 
-def _embed_missing(out_dir: Path, items: list[Utterance], encoder_file: Path | None):
-    """Embed the kept synthesizer utterances of `items` that have no embedding yet; yields drop records."""
+def _embed(out_dir: Path, items: list[Utterance], fresh: set[str], encoder_file: Path | None):
+    """Embed the kept synthesizer utterances of `items` that were just processed (ids in `fresh`) or
+    have no embedding yet; yields drop records."""
     latest = read_log(out_dir)
     need = [u for u in items if latest.get(u.id, {}).get("status") == "kept"
-            and latest[u.id].get("kind") == "synthesizer"
-            and not (out_dir / "embeds" / synth_names(u)[2]).is_file()]
+            and (u.id in fresh or not (out_dir / "embeds" / synth_names(u)[2]).is_file())]
     if not need:
         return
     from models.audio import AudioError
