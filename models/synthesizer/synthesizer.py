@@ -44,6 +44,9 @@ class Synthesizer:
 
     def __init__(self, model: Tacotron, precision: str = "auto", batch_size: int = 16,
                  device: str | torch.device = "cpu") -> None:
+        """precision: decoder weights at inference: "auto" (int8 on CPUs, fp32 on GPUs), "fp32" (the
+        published numbers), "fp16" or "int8" (see models.synthesizer.tacotron). batch_size: texts
+        decoded together; it changes speed only, never an item's output."""
         if precision != "auto" and precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; valid: auto, {', '.join(PRECISIONS)}")
         self.model = model.to(device).eval()
