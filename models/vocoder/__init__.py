@@ -53,7 +53,7 @@ class WaveRNNVocoder:
     """
 
     def __init__(self, net: WaveRNN, precision: str = "auto", schedule: str = "stream",
-                 target: int | None = None, overlap: int | None = None, rows: int = 48) -> None:
+                 target: int | None = None, overlap: int | None = None, rows: int = 64) -> None:
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
         self.net = net.eval()

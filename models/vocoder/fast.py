@@ -216,7 +216,7 @@ class FastWaveRNN:
                 if bf16:
                     hb.copy_(h)
                     torch.bmm(hb, self.Whh, out=ghb)
-                    torch.add(ghb, self.bhh, out=gh)
+                    gh.copy_(ghb).add_(self.bhh)  # same-dtype ops: much cheaper than a mixed add
                 else:
                     torch.baddbmm(self.bhh, h, self.Whh, out=gh)
                 # rnn1: input gates = P1 + x_prev * u1
@@ -228,7 +228,7 @@ class FastWaveRNN:
                 if bf16:
                     xb.copy_(x)
                     torch.mm(xb, self.Wih2x, out=t3)
-                    torch.add(A2[:, k], t3, out=gi)
+                    gi.copy_(t3).add_(A2[:, k])
                 else:
                     torch.addmm(A2[:, k], x, self.Wih2x, out=gi)
                 _gru_(gi, gh[1], h2, rz, nb)
@@ -236,13 +236,13 @@ class FastWaveRNN:
                 if bf16:
                     xb.copy_(x)
                     torch.mm(xb, self.W1x, out=tf)
-                    torch.add(A3[:, k], tf, out=z1).relu_()
+                    z1.copy_(tf).add_(A3[:, k]).relu_()
                     zb.copy_(z1)
                     torch.mm(zb, self.W2x, out=tf)
-                    torch.add(A4[:, k], tf, out=z2).relu_()
+                    z2.copy_(tf).add_(A4[:, k]).relu_()
                     zb.copy_(z2)
                     torch.mm(zb, self.W3, out=tc)
-                    torch.add(self.b3, tc, out=logits)
+                    logits.copy_(tc).add_(self.b3)
                 else:
                     torch.addmm(A3[:, k], x, self.W1x, out=z1).relu_()
                     torch.addmm(A4[:, k], z1, self.W2x, out=z2).relu_()
@@ -254,7 +254,7 @@ class FastWaveRNN:
                 else:
                     smp.copy_(forced_rows[:n, step + k:step + k + 1])
                 blk_labels[:, k:k + 1] = smp
-                xprev.copy_(smp).mul_(2.0 / (C - 1)).sub_(1.0)
+                torch.mul(smp, 2.0 / (C - 1), out=xprev).sub_(1.0)
             labels[:n, step:step + K] = blk_labels.numpy()
             step += K
             done_at[order[:n]] = np.minimum(step, lengths[order[:n]])
