@@ -78,22 +78,35 @@ def available_engines() -> list[str]:
 
 
 def make_recipes(n_speakers: int, engines: list[str], seed: int = 0) -> list[SpeakerRecipe]:
-    """`n_speakers` distinct recipes cycling through `engines`, the same list for the same arguments."""
+    """`n_speakers` distinct recipes cycling through `engines`, the same list for the same arguments.
+
+    Speakers that share a flite voice get well separated VTL factors and pitches: the k-th speaker of
+    a voice takes point k of a golden-ratio sequence over each range (random start per voice), plus
+    a little jitter, instead of independent draws that may land close together. The first n recipes
+    do not depend on `n_speakers`, so a corpus can grow.
+    """
     for e in engines:
         if e not in ENGINES:
             raise ValueError(f"unknown engine {e!r}; valid engines: {', '.join(ENGINES)}")
     rng = random.Random(f"speakers-{seed}")
+    offsets = {v: (random.Random(f"{seed}-{v}").random(), random.Random(f"{seed}-{v}-f0").random())
+               for v in FLITE_VOICES}
     recipes = []
     for i in range(n_speakers):
         engine = engines[i % len(engines)]
+        u_vtl, u_pitch, jitter = rng.random(), rng.random(), rng.uniform(-0.01, 0.01)
         if engine == "flite":
-            voice = list(FLITE_VOICES)[(i // len(engines)) % len(FLITE_VOICES)]
-            pitch = FLITE_VOICES[voice] * rng.uniform(0.8, 1.25)
+            n = i // len(engines)
+            voice = list(FLITE_VOICES)[n % len(FLITE_VOICES)]
+            k = n // len(FLITE_VOICES)  # how many speakers of this voice came before
+            u_vtl = (offsets[voice][0] + k * 0.618034) % 1.0
+            u_pitch = (offsets[voice][1] + k * 0.381966) % 1.0
+            pitch = FLITE_VOICES[voice] * (0.8 + 0.45 * u_pitch)
         else:
             voice = rng.choice(ESPEAK_VOICES) + rng.choice(ESPEAK_VARIANTS)
-            pitch = float(rng.randint(25, 75))
+            pitch = float(round(25 + 50 * u_pitch))
         rate = round(rng.uniform(0.85, 1.2), 3)
-        vtl = round(rng.uniform(0.88, 1.14), 3)
+        vtl = round(min(1.14, max(0.88, 0.88 + 0.26 * u_vtl + jitter)), 3)
         if engine == "flite" and voice in FLITE_FIXED_PITCH:
             pitch = FLITE_VOICES[voice] * vtl  # what this voice will actually have
         pitch = round(pitch, 1)
