@@ -265,3 +265,13 @@ def test_synthesizer_refuses_voxceleb(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["preprocess", "synthesizer", str(tmp_path / "vox"), str(out), "--dataset", "voxceleb"]) == 1
     assert "only be preprocessed for the encoder" in capsys.readouterr().err
+
+
+def test_unreadable_files_are_logged_not_fatal(tmp_path, capsys):
+    root, out = tmp_path / "data", tmp_path / "out"
+    _touch_audio(root / "spk" / "silent.wav", 2.0)
+    (root / "spk" / "broken.wav").write_bytes(b"RIFF nonsense")
+    assert main(["preprocess", "encoder", str(root), str(out)]) == 0
+    assert "kept 0, dropped 2 (audio 2)" in capsys.readouterr().err
+    log = read_log(out)
+    assert "cannot read" in log["spk_broken"]["reason"] and "silent" in log["spk_silent"]["reason"]

@@ -93,7 +93,12 @@ def _finished(kind: str, rec: dict | None, out_dir: Path, dataset: str, item: Ut
 
 
 def _work(kind: str, out_dir: Path, dataset: str, item: Utterance) -> dict:
-    rec = PROCESSORS[kind](item, out_dir, dataset)
+    try:
+        rec = PROCESSORS[kind](item, out_dir, dataset)
+    except Exception as e:  # one broken file must not end a run of thousands; it is logged with its error
+        log.warning("%s: %s: %s", item.path, type(e).__name__, e)
+        rec = {"id": item.id, "speaker": item.speaker, "source": str(item.path), "status": "dropped",
+               "reason": f"error: {type(e).__name__}: {e}"}
     rec["kind"] = kind
     return rec
 
