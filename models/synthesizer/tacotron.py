@@ -179,7 +179,7 @@ class Tacotron(nn.Module):
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One decoder step (r frames); updates `s` in place.
 
-        keys: (B, A, T_x) projected memory; memory: (B, T_x, ctx); pad: (B, T_x) True on padding.
+        keys: (B, A, T_x) projected memory; memory: (B, T_x, ctx); pad: (B, T_x) -inf on padding, else 0.
         masks: prenet keep masks (B, 2A) x 2, pre-scaled; None = F.dropout with the global RNG.
         Returns mels (B, n_mels, r), stop logit (B,), attention weights (B, T_x).
         """
@@ -193,8 +193,11 @@ class Tacotron(nn.Module):
         loc = F.conv1d(s.cumulative.unsqueeze(1), w.loc_w, w.loc_b, padding=w.loc_w.size(2) // 2)  # (B, A, T)
         energy = torch.tanh(q + keys + loc)  # (B, A, T_x)
         # one small matmul per item: a batched one rounds differently depending on the batch position
-        u = torch.cat([torch.mm(w.v_w, energy[b]) for b in range(energy.size(0))])  # (B, T_x)
-        attn = torch.softmax(u.masked_fill(pad, float("-inf")), dim=1)
+        if energy.size(0) == 1:
+            u = torch.mm(w.v_w, energy[0])  # (1, T_x)
+        else:
+            u = torch.cat([torch.mm(w.v_w, e) for e in energy])  # (B, T_x)
+        attn = torch.softmax(u + pad, dim=1)
         s.cumulative = s.cumulative + attn
         s.context = torch.bmm(attn.unsqueeze(1), memory).squeeze(1)  # (B, ctx)
         x = w.rnn_input(torch.cat([s.context, s.attn_h], 1), w.in_b)
@@ -242,7 +245,7 @@ class Tacotron(nn.Module):
         if T % r:
             raise ValueError(f"mel length {T} is not a multiple of r = {r}")
         memory, keys = self._encode(chars, text_lengths, speaker, None)
-        pad = ~length_mask(text_lengths, chars.size(1))
+        pad = _padding_bias(text_lengths, chars.size(1), memory.dtype)
         w = self._step_weights()
         s = self._initial_state(B, chars.size(1), memory)
         outs, stops, attns = [], [], []
@@ -288,7 +291,7 @@ class Tacotron(nn.Module):
             masks = (enc_masks[0][b:b + 1, :n], enc_masks[1][b:b + 1, :n])
             memory[b:b + 1, :n], keys[b:b + 1, :, :n] = self._encode(chars[b:b + 1, :n], text_lengths[b:b + 1],
                                                                     speaker[b:b + 1], masks)
-        pad = ~length_mask(text_lengths, T_x)
+        pad = _padding_bias(text_lengths, T_x, memory.dtype)
         w = self._inference_weights(precision)
         s = self._initial_state(B, T_x, memory)
         n_steps = [0] * B
@@ -342,6 +345,12 @@ class Tacotron(nn.Module):
                                        (d2, max_steps[b], 2 * c.decoder_dims)):
                 target[b, :rows] = torch.empty(rows, dims).bernoulli_(keep, generator=g) / keep
         return (e1.to(device), e2.to(device)), (d1.to(device), d2.to(device))
+
+
+def _padding_bias(lengths: torch.Tensor, T_x: int, dtype: torch.dtype) -> torch.Tensor:
+    """(B, T_x): 0 on characters, -inf on padding (added to attention energies before the softmax)."""
+    bias = torch.zeros(len(lengths), T_x, dtype=dtype, device=lengths.device)
+    return bias.masked_fill_(~length_mask(lengths, T_x), float("-inf"))
 
 
 def _gru(x: torch.Tensor, h: torch.Tensor, w: _StepWeights) -> torch.Tensor:
