@@ -24,7 +24,7 @@ from models.checkpoint import (
 )
 from models.vocoder.config import VocoderConfig
 from models.vocoder.fast import PRECISIONS, CancelCheck, Cancelled, FastWaveRNN
-from models.vocoder.folding import Finisher, FoldPlan, plan_for_rows, uniform_plan
+from models.vocoder.folding import Finisher, FoldPlan, just_in_time_plan, uniform_plan
 from models.vocoder.model import WaveRNN
 from models.vocoder.naive import conditioning
 from models.vocoding import Progress
@@ -45,15 +45,20 @@ class WaveRNNVocoder:
         precision: "float32" (exact weights), "bf16" (bf16 weights in the per-step matmuls and the
             rnn1 input projection; needs AVX-512 BF16 / AMX to be fast) or "auto" (bf16 when the
             CPU supports it, else float32).
-        schedule: "stream" (short first folds growing to a target chosen so that about `rows` folds
-            run as one batch, overlap 400: first audio early, few sequential steps) or "published"
+        schedule: "stream" (folds that grow with their offset so they finish in time order, capped so
+            that about `rows` folds run as one batch; overlap 400) or "published"
             (uniform folds, target 8000 / overlap 800 as the reference's infer_waveform).
         target, overlap: override the schedule's (maximum) fold target / overlap (samples).
         rows: batch rows the "stream" schedule aims for (per-step matmul efficiency vs overlap waste).
+        start_s: playback start the "stream" schedule plans for: folds are sized so that each is
+            final before playback reaches it when a step takes `step_time` seconds (set it from
+            `last_step_time` of an earlier run to calibrate; it never changes by itself, so the
+            same seed always gives the same audio).
     """
 
     def __init__(self, net: WaveRNN, precision: str = "auto", schedule: str = "stream",
-                 target: int | None = None, overlap: int | None = None, rows: int = 64) -> None:
+                 target: int | None = None, overlap: int | None = None, rows: int = 64,
+                 start_s: float = 0.5, step_time: float = 1e-3) -> None:
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
         self.net = net.eval()
@@ -62,6 +67,9 @@ class WaveRNNVocoder:
         self.schedule = schedule
         self.target = target or 8000
         self.rows = rows
+        self.start_s = start_s
+        self.step_time = step_time  # planning only: fixed, so a seed always gives the same audio
+        self.last_step_time: float | None = None  # measured on the last run (to calibrate step_time)
         self.overlap = overlap if overlap is not None else (400 if schedule == "stream" else 800)
         self._fast: FastWaveRNN | None = None
         self.precision = precision
@@ -104,7 +112,8 @@ class WaveRNNVocoder:
         """The fold plan for `total` conditioning samples (T * hop)."""
         if self.schedule == "published":
             return uniform_plan(total, self.target, self.overlap)
-        return plan_for_rows(total, self.rows, self.overlap, max_target=self.target)
+        return just_in_time_plan(total, self.rows, self.overlap, self.step_time, self.start_s,
+                                 self.sample_rate, max_length=self.target + 2 * self.overlap)
 
     def stream(self, mel: np.ndarray, *, seed: int | None = None, progress: Progress | None = None,
                cancel: CancelCheck = None) -> Iterator[np.ndarray]:
@@ -122,12 +131,15 @@ class WaveRNNVocoder:
         cond = conditioning(self.net, mel)  # (T hop, 80 + 4A)
         fin = Finisher(wave_len, c.bits, c.mu_law, c.preemphasis, c.fade_out_frames * c.hop_length)
         report = (lambda done, total: progress(done / total, "vocoding")) if progress else None
-        for _, y in self._fast.run(cond, self.plan(cond.shape[0]), seed, report, cancel):
-            out = fin.push(y)
-            if out.size:
-                yield out
-            if fin.done:
-                break
+        try:
+            for _, y in self._fast.run(cond, self.plan(cond.shape[0]), seed, report, cancel):
+                out = fin.push(y)
+                if out.size:
+                    yield out
+                if fin.done:
+                    break
+        finally:
+            self.last_step_time = self._fast.last_step_time
         if progress is not None:
             progress(1.0, "vocoding")
 

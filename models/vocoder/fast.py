@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -92,6 +93,7 @@ class FastWaveRNN:
             self.W3 = g["fc3.weight"].t().contiguous().to(wdt)  # (F, C)
             self.b3 = g["fc3.bias"]
         self.M, self.A = M, A
+        self.last_step_time: float | None = None  # seconds per step (rows, precompute, sampling)
 
     # ---------------------------------------------------------------------------------------------
     def _precompute(self, cond: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -178,9 +180,10 @@ class FastWaveRNN:
         xprev = torch.zeros(N, 1)
         total_steps = int(S)
         step = 0
+        t_start = time.perf_counter()
         while step < S:
             n = int(np.sum(row_len > step))  # active rows (a prefix)
-            K = min(block, S - step)
+            K = min(block, S - step, max(8, step))  # short first blocks: the first chunk comes early
             if h.shape[1] != n:
                 h, xprev = h[:, :n].contiguous(), xprev[:n].contiguous()
             cond_blk = padded[idx_all[:n, step:step + K]]  # (n, K, D)
@@ -263,6 +266,7 @@ class FastWaveRNN:
             frontier = int(np.min((offsets + done_at)[incomplete])) if incomplete.any() else plan.padded_total
             if progress is not None:
                 progress(step, total_steps)
+            self.last_step_time = (time.perf_counter() - t_start) / step  # for streaming plans
             yield from emit(frontier)
 
 

@@ -102,6 +102,44 @@ def plan_for_rows(total: int, rows: int = 32, overlap: int = 400, first_target: 
     return streaming_plan(total, hi, overlap, first_target, growth)
 
 
+def just_in_time_plan(total: int, rows: int = 64, overlap: int = 400, step_time: float = 1e-3,
+                      start_s: float = 0.5, sample_rate: int = 16_000, max_length: int = 20_000) -> FoldPlan:
+    """A streaming plan whose folds finish in time order, each before playback needs it.
+
+    With every fold started at step 0 and taking `step_time` seconds per step, fold k is final after
+    L_k steps; playback started at `start_s` reaches its end at start_s + (o_k + L_k) / sr. So
+    L_k <= (start_s + o_k / sr) / (step_time - 1 / sr): lengths grow with the offset. They are capped
+    at the smallest L_max that needs at most `rows` folds (fewest sequential steps for that batch).
+    If even the longest cap needs more rows, the start time is relaxed until the plan fits.
+    """
+    lo_len = 2 * overlap + 200  # shortest fold: warm-up + fades + some real audio
+    rate = max(step_time - 1.0 / sample_rate, 1e-6)
+
+    def build(cap: int, start: float) -> FoldPlan:
+        offsets, lengths, o = [], [], 0
+        while True:
+            L = int(min(cap, max(lo_len, (start + o / sample_rate) / rate)))
+            offsets.append(o)
+            lengths.append(L)
+            if o + L >= total:
+                break
+            o += L - overlap
+        lengths[-1] = max(min(lengths[-1], total - offsets[-1] + overlap), 2 * overlap + 1)
+        return FoldPlan(tuple(offsets), tuple(lengths), overlap, total)
+
+    start = start_s
+    while build(max_length, start).num_folds > rows and start < 60.0:
+        start *= 1.5
+    lo, hi = lo_len, max_length
+    while hi - lo > 25:
+        mid = (lo + hi) // 2
+        if build(mid, start).num_folds <= rows:
+            hi = mid
+        else:
+            lo = mid
+    return build(hi, start)
+
+
 def envelopes(overlap: int) -> tuple[np.ndarray, np.ndarray]:
     """(fade_in, fade_out) float64 envelopes of `overlap` samples each (see module docstring)."""
     silence_len = overlap // 2

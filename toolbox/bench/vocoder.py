@@ -32,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="reference-loop steps to time (0: skip, -1: run it fully)")
     p.add_argument("--no-float32", action="store_true", help="skip the extra float32 run")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--step-time", type=float, default=None,
+                   help="seconds per step the stream plan assumes (default: measured on 2 s of audio)")
 
 
 def bench_mel(seconds: float, seed: int = 0) -> np.ndarray:
@@ -103,13 +105,22 @@ def run(args: argparse.Namespace) -> dict:
         weights = "random, published size"
     mel = np.load(args.mel).astype(np.float32) if args.mel else bench_mel(args.seconds, args.seed)
     voc.vocode(mel[:, :6], seed=args.seed)  # warm-up: oneDNN kernels, allocator
+    if args.step_time:
+        voc.step_time = args.step_time
+    elif voc.schedule == "stream":  # calibrate the streaming plan on 2 s of the mel
+        voc.vocode(mel[:, :161], seed=args.seed)
+        voc.step_time = voc.last_step_time
     report = {"weights": weights, "threads": torch.get_num_threads(), "mel_frames": int(mel.shape[1]),
+              "plan_step_time_ms": round(voc.step_time * 1e3, 3),
               "audio_s": (mel.shape[1] - 1) * 200 / 16000, "plan_folds": voc.plan(mel.shape[1] * 200).num_folds,
               "plan_steps": voc.plan(mel.shape[1] * 200).steps}
     fast = time_stream(voc, mel, args.seed)
     report.update(fast)
     if voc.precision != "float32" and not args.no_float32:
         voc.set_precision("float32")
+        if voc.schedule == "stream" and not args.step_time:
+            voc.vocode(mel[:, :161], seed=args.seed)
+            voc.step_time = voc.last_step_time
         report["float32"] = time_stream(voc, mel, args.seed)
     if args.naive_steps:
         naive = time_naive(voc.net, mel, args.naive_steps, args.seed)
