@@ -36,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from models.audio import load_audio
     from models.pipeline import Pipeline, text_chunks
     from models.text import TextError
     from toolbox.cli import UserError
@@ -47,11 +48,12 @@ def run(args: argparse.Namespace) -> int:
     except TextError as e:
         raise UserError(str(e)) from None
 
+    reference = load_audio(args.voice)  # a bad reference fails before any model is loaded
     encoder = load_encoder(args.encoder)
     synthesizer = load_synthesizer(args.synthesizer, args.precision)
     vocoder = load_vocoder(args.vocoder)
     pipeline = Pipeline(encoder, synthesizer, vocoder)
-    embedding = pipeline.embed(args.voice)
+    embedding = pipeline.embed(reference)
 
     bar = progress_bar(len(chunks))
     player = open_player() if args.play else None
