@@ -227,3 +227,19 @@ def test_default_int8_decoder_stays_close_to_fp32(synth):
     for precision in ("int8", "fp16"):
         other = Synthesizer(s.model, precision=precision).synthesize("Hello you.", unit(7)[0], seed=4)[0]
         assert other.shape == fp32.shape and np.abs(other - fp32).max() < 1e-2, precision
+
+
+def test_bench_command_reports_ms_per_frame(capsys):
+    import json
+
+    from toolbox.cli import main
+
+    assert main(["bench", "synthesizer", "--json", "--frames", "8", "--batches", "1,2", "--precisions",
+                 "auto,fp32", "--repeats", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["parameters"] == 30_870_177 and report["r"] == 2
+    assert [(r["precision"], r["batch"]) for r in report["results"]] == [
+        (f"auto ({report['auto_precision']})", 1), (f"auto ({report['auto_precision']})", 2), ("fp32", 1),
+        ("fp32", 2)]
+    assert all(r["ms_per_frame"] > 0 for r in report["results"])
+    assert report["fp32_max_abs_diff_vs_naive"] < 1e-5  # the fast step computes what the naive one does
