@@ -39,7 +39,7 @@ class TacotronConfig:
 
     @classmethod
     def small(cls) -> TacotronConfig:
-        """About 1.5 M parameters: trainable on a 2-core CPU for experiments and tests."""
+        """2.6 M parameters (r = 3): trainable on a 2-core CPU for experiments and tests."""
         return cls(embed_dims=128, encoder_dims=128, decoder_dims=64, postnet_dims=128, encoder_K=3,
                    postnet_K=3, lstm_dims=256, num_highways=2, r=3)
 
