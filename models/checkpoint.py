@@ -14,6 +14,7 @@ import dataclasses
 import json
 import logging
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,9 @@ def load_torch_checkpoint(path: str | Path, expected_size: int | None = None) ->
         if bad is not None:
             raise CheckpointError(f"{path}: the file is corrupt (damaged member {bad})")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about old pickle protocols before refusing them
+            warnings.filterwarnings("ignore", message=".*pickle protocol.*")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         msg = str(e)
         if "weights_only" in msg or "Unsupported global" in msg or "GLOBAL" in msg:

@@ -7,7 +7,6 @@ import logging
 import secrets
 import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -82,9 +81,7 @@ class Synthesizer:
             state, config_dict, _ = load_safetensors(path, kind=KIND)
             config = config_from_dict(TacotronConfig, config_dict)
         else:
-            with warnings.catch_warnings():  # torch warns about pickle protocols before refusing a file
-                warnings.filterwarnings("ignore", message="Detected pickle protocol")
-                state = model_state_of(load_torch_checkpoint(path), path)
+            state = model_state_of(load_torch_checkpoint(path), path)
             if "decoder.r" not in state:
                 raise CheckpointError(f"{path}: not a synthesizer checkpoint (no 'decoder.r'; "
                                       f"first keys: {', '.join(list(state)[:3])})")
