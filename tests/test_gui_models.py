@@ -59,6 +59,26 @@ def window(qtbot, tmp_path, rtvc_synthesizer):
     executor.shutdown(wait=True)
 
 
+def test_missing_models_are_marked_with_how_to_get_them(qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
+    from models.store import ModelStore
+
+    store = ModelStore(cache_dir=tmp_path / "empty-cache")
+    engine = StoreEngine(store=store)
+    assert engine.defaults()["vocoder"] == GRIFFIN_LIM  # nothing on disk: the no-weights vocoder
+    w, executor = make_window(engine, FakeAudioBackend(), tmp_dir=tmp_path)
+    qtbot.addWidget(w)
+    try:
+        box = w.generate_panel.model_boxes["synthesizer"]
+        i = box.findText("synthesizer")
+        assert i >= 0
+        assert "sv2tts models download synthesizer" in box.itemData(i, Qt.ItemDataRole.ToolTipRole)
+    finally:
+        w.shutdown()
+        executor.shutdown()
+
+
 def test_store_engine_offers_given_models_and_griffin_lim(rtvc_synthesizer):
     engine = StoreEngine(store=NoStore(), models={"synthesizer": ("random rtvc", rtvc_synthesizer)})
     assert engine.choices()["vocoder"] == [GRIFFIN_LIM]

@@ -103,6 +103,17 @@ class StoreEngine:
         except Exception:
             return False
 
+    def missing(self) -> dict[str, str]:
+        """name -> how to get it, for offered models that are not on disk."""
+        out = {}
+        try:
+            for e in self.store.entries():
+                if not self.available(e.name):
+                    out[e.name] = f"Not downloaded: {e.how_to_get()}"
+        except Exception as e:
+            log.debug("cannot list missing models: %s", e)
+        return out
+
     def defaults(self) -> dict[str, str]:
         out = {}
         for kind, names in self.choices().items():

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -82,17 +83,25 @@ class GeneratePanel(QWidget):
                 lambda name, kind=kind: name and self.model_changed.emit(kind, name))
         self.set_running(False, have_voice=False, have_mels=False)
 
-    def set_models(self, choices: dict[str, list[str]], defaults: dict[str, str]) -> None:
+    def set_models(self, choices: dict[str, list[str]], defaults: dict[str, str],
+                   missing: dict[str, str] | None = None) -> None:
+        """Fill the pickers; `missing` (name -> how to get it) greys those out with a tooltip."""
+        missing = missing or {}
         for kind, box in self.model_boxes.items():
             box.blockSignals(True)
             box.clear()
             box.addItems(choices.get(kind, []))
+            for i in range(box.count()):
+                note = missing.get(box.itemText(i))
+                if note:
+                    box.setItemData(i, note, Qt.ItemDataRole.ToolTipRole)
+                    box.setItemData(i, QColor("#888888"), Qt.ItemDataRole.ForegroundRole)
             if defaults.get(kind):
                 box.setCurrentText(defaults[kind])
             box.blockSignals(False)
         self.model_boxes["vocoder"].setItemData(
             self.model_boxes["vocoder"].findText(GRIFFIN_LIM), "Fast, lower quality, no model file needed",
-            3)  # Qt.ToolTipRole
+            Qt.ItemDataRole.ToolTipRole)
 
     def model(self, kind: str) -> str:
         return self.model_boxes[kind].currentText()

@@ -145,7 +145,8 @@ class MainWindow(QMainWindow):
         self.outputs.save_profile.connect(self._save_profile)
         self.outputs.use_profile.connect(self._use_profile)
 
-        gp.set_models(engine.choices(), engine.defaults())
+        gp.set_models(engine.choices(), engine.defaults(),
+                      engine.missing() if hasattr(engine, "missing") else None)
         for kind in ("encoder", "synthesizer", "vocoder"):
             self.models.select_model(kind, gp.model(kind))
         self._setup_audio_devices()
