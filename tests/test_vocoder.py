@@ -11,7 +11,7 @@ import torch
 
 from models.checkpoint import CheckpointError
 from models.vocoder import Cancelled, VocoderConfig, WaveRNN, WaveRNNVocoder
-from models.vocoder.fast import FastWaveRNN, sample_
+from models.vocoder.fast import FastWaveRNN, fast_conditioning, sample_
 from models.vocoder.folding import (
     Finisher,
     envelopes,
@@ -150,6 +150,15 @@ def _teacher_forced(net: WaveRNN, precision: str, frames: int = 6):
     with torch.no_grad():
         ref = net(x_prev, mels)[0]  # (L, C)
     return fast, ref
+
+
+def test_fast_conditioning_equals_upsample_network():
+    net = random_net(VocoderConfig.rtvc())
+    with torch.no_grad():  # kernels that are not box filters
+        for conv in net.upsample.up_layers[1::2]:
+            conv.weight.uniform_(-1, 1)
+    mel = speech_like_mel(17)
+    torch.testing.assert_close(fast_conditioning(net, mel), conditioning(net, mel), atol=1e-5, rtol=1e-5)
 
 
 def test_fast_float32_logits_equal_network_forward(small_net):

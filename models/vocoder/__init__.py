@@ -23,10 +23,9 @@ from models.checkpoint import (
     save_safetensors,
 )
 from models.vocoder.config import VocoderConfig
-from models.vocoder.fast import PRECISIONS, CancelCheck, Cancelled, FastWaveRNN
+from models.vocoder.fast import PRECISIONS, CancelCheck, Cancelled, FastWaveRNN, fast_conditioning
 from models.vocoder.folding import Finisher, FoldPlan, just_in_time_plan, uniform_plan
 from models.vocoder.model import WaveRNN
-from models.vocoder.naive import conditioning
 from models.vocoding import Progress
 
 log = logging.getLogger(__name__)
@@ -128,7 +127,7 @@ class WaveRNNVocoder:
         wave_len = (mel.shape[1] - 1) * c.hop_length
         if wave_len == 0:
             return
-        cond = conditioning(self.net, mel)  # (T hop, 80 + 4A)
+        cond = fast_conditioning(self.net, mel)  # (T hop, 80 + 4A)
         fin = Finisher(wave_len, c.bits, c.mu_law, c.preemphasis, c.fade_out_frames * c.hop_length)
         report = (lambda done, total: progress(done / total, "vocoding")) if progress else None
         try:

@@ -290,3 +290,36 @@ def _gru_(gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor, rz: torch.Tensor,
     torch.addcmul(gi[:, 2 * R:], rz[:, :R], gh[:, 2 * R:], out=nb).tanh_()
     h.sub_(nb).mul_(rz[:, R:]).add_(nb)
 
+
+
+@torch.no_grad()
+def fast_conditioning(net: WaveRNN, mel: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Same result as :func:`models.vocoder.naive.conditioning`, ~10x faster on the CPU.
+
+    Each upsampling stage (nearest stretch by s, then a (1, 2s + 1) convolution with padding s) is
+    computed polyphase: output sample s u + r depends only on source samples u - 1, u, u + 1, with
+    weights W[r, d] = sum of the kernel taps that land on source u + d. One small matmul per stage
+    replaces a single-channel convolution over the stretched signal (slow in oneDNN).
+    Returns (T * hop, 80 + res_out_dims) float32.
+    """
+    c = net.config
+    up = net.upsample
+    mel = torch.as_tensor(np.asarray(mel, dtype=np.float32))
+    x = torch.nn.functional.pad(mel.unsqueeze(0) / c.mel_max_abs, (c.pad, c.pad))  # (1, 80, T + 2 pad)
+    aux = up.resnet(x)[0]  # (A, T)
+    m = x[0]  # (80, T + 2 pad)
+    for i in range(0, len(up.up_layers), 2):
+        s = up.up_layers[i].x_scale
+        w = up.up_layers[i + 1].weight.detach().reshape(-1).float()  # (2s + 1,)
+        W = torch.zeros(3, s)  # (d + 1, r)
+        for r in range(s):
+            for j in range(2 * s + 1):
+                W[(r + j - s) // s + 1, r] += w[j]
+        src = torch.nn.functional.pad(m, (1, 1))  # zero outside the stretched signal
+        win = src.unfold(-1, 3, 1)  # (80, L, 3): source u - 1, u, u + 1
+        m = (win @ W).reshape(m.shape[0], -1)  # (80, L s)
+    m = m[:, up.indent:-up.indent]  # (80, T hop)
+    out = torch.empty(m.shape[1], m.shape[0] + aux.shape[0])
+    out[:, : m.shape[0]] = m.t()
+    out[:, m.shape[0]:] = aux.t().repeat_interleave(c.hop_length, dim=0)
+    return out
