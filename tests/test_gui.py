@@ -221,6 +221,14 @@ def test_worker_exception_shown_without_killing_the_app(qtbot, make):
     assert blocker.args[1] == "done"
 
 
+def test_model_warnings_reach_the_status_area(qtbot, window):
+    import logging
+
+    logging.getLogger("models.pipeline").warning("skipping '🙂': nothing to pronounce")
+    qtbot.waitUntil(lambda: "nothing to pronounce" in window.status.toPlainText(), timeout=T)
+    assert not window.status.errors
+
+
 def test_close_mid_generation_shuts_down_cleanly(qtbot, make):
     window = make(engine=FakeEngine(delay=0.2))
     add_voice(qtbot, window)

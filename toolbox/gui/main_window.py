@@ -30,15 +30,16 @@ from toolbox.audio_io import AudioBackend
 from toolbox.gui.browser import DatasetBrowser
 from toolbox.gui.engine import Engine
 from toolbox.gui.generate import GeneratePanel
-from toolbox.gui.outputs import OutputsPanel, write_clip
+from toolbox.gui.outputs import OutputsPanel
 from toolbox.gui.player import Player
 from toolbox.gui.projection import Projector
 from toolbox.gui.recorder import Recorder
 from toolbox.gui.session import Clip, KnownSpeakers, Utterance, VoiceProfiles
 from toolbox.gui.spectrograms import SpectrogramPanel
-from toolbox.gui.status import StatusArea
+from toolbox.gui.status import QtLogBridge, StatusArea
 from toolbox.gui.tasks import run_task
 from toolbox.gui.voice_map import VoiceMap
+from toolbox.gui.window_generation import GenerationMixin
 from toolbox.gui.worker import WorkerHandle
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ AUDIO_FILTER = "Audio files (" + " ".join(f"*{s}" for s in AUDIO_SUFFIXES) + ")"
 MAX_VOICES = 40  # entries in the voice picker
 
 
-class MainWindow(QMainWindow):
+class MainWindow(GenerationMixin, QMainWindow):
     # Emitted on the GUI thread once the window has taken the worker's result into account.
     utterance_embedded = Signal(int)  # uid
     generation_finished = Signal(int, str)  # job, "done" | "cancelled" | "failed"
@@ -130,6 +131,12 @@ class MainWindow(QMainWindow):
         self.browser.chosen.connect(lambda path, name, speaker: self.load_file(path, name, speaker))
         self.map.picked.connect(self._on_map_pick)
         self.clear_button.clicked.connect(self.clear_session)
+        # Model-layer warnings (e.g. "skipping a chunk with nothing to pronounce") reach the status area;
+        # errors already arrive through the worker's `failed` signal.
+        self.log_bridge = QtLogBridge(logging.WARNING)
+        self.log_bridge.addFilter(lambda r: r.levelno < logging.ERROR)
+        self.log_bridge.record.connect(lambda msg, level: self.status.info(f"Warning: {msg}"))
+        logging.getLogger("models").addHandler(self.log_bridge)
         self.projector.projected.connect(self._on_projected)
         self.projector.failed.connect(self.status.error)
         self.projector.warmed.connect(lambda: self.status.info("Voice map ready"))
@@ -384,121 +391,6 @@ class MainWindow(QMainWindow):
                                "Voice map (PCA)" if self.projector.ready else
                                "Voice map (PCA until UMAP is ready)")
 
-    # -- generation -----------------------------------------------------------------------------------
-    def start_generation(self, mode: str) -> int:
-        gp = self.generate_panel
-        if self.job and self.job_mode:
-            return 0  # one job at a time
-        voice = self.voice
-        if mode != "vocode" and (voice is None or voice.embedding is None):
-            self.status.error("Choose a voice first (record, load a file or pick a point on the map)")
-            return 0
-        if mode == "vocode" and not self.mels:
-            return 0
-        text = gp.text.toPlainText().strip()
-        if mode != "vocode" and not text:
-            self.status.error("Type some text to synthesize")
-            return 0
-        speaker = voice.speaker if voice is not None else "?"
-        self.clip = None
-        if mode in ("both", "vocode"):
-            self._clip_count += 1
-            self.clip = Clip(name=f"clip {self._clip_count}", speaker=speaker, text=text)
-            self.outputs.add_clip(self.clip)
-            if self.player.available:
-                self.player.start_stream()
-        self.job_mode = mode
-        gp.show_progress(0.0, 0.0)
-        self.job = self.models.generate(mode=mode, text=text,
-                                        embedding=voice.embedding if voice is not None else None,
-                                        mels=list(self.mels), seed=gp.seed, vocoder=gp.model("vocoder"))
-        self._update_actions()
-        return self.job
-
-    def stop_generation(self) -> None:
-        if self.job_mode:
-            self.models.cancel(self.job)
-        self.player.stop()
-
-    def _on_mels(self, job: int, mels: list) -> None:
-        if job != self.job:
-            return
-        self.mels = list(mels)
-        gap = np.full((80, 12), -4.0, np.float32)
-        parts = []
-        for m in mels:
-            parts += [m, gap]
-        whole = np.concatenate(parts[:-1], axis=1) if parts else np.zeros((80, 0), np.float32)
-        self.spectrograms.generated.show_mel(whole, f"{len(mels)} sentence(s)")
-        if self.clip is not None:
-            self.clip.mels = self.mels
-
-    def _on_audio(self, job: int, chunk: np.ndarray) -> None:
-        if job != self.job or self.clip is None:
-            return
-        self.clip.chunks.append(chunk)
-        self.player.feed(chunk)
-
-    def _on_progress(self, job: int, fraction: float, rtf: float) -> None:
-        if job == self.job:
-            self.generate_panel.show_progress(fraction, rtf)
-
-    def _on_finished(self, job: int, outcome: str) -> None:
-        if job != self.job:
-            return
-        self.job_mode = ""
-        self.player.end_stream()
-        clip = self.clip
-        if clip is not None:
-            clip.complete = True
-            if outcome != "done":
-                clip.name += f" ({outcome})"
-            self.outputs.refresh_clip(clip)
-            if outcome == "done" and clip.chunks:
-                self.add_utterance(clip.wav, f"{clip.speaker} generated {clip.name}", clip.speaker,
-                                   kind="generated")
-        if outcome != "done":
-            self.generate_panel.progress.setFormat(outcome)
-        self._update_actions()
-        self.generation_finished.emit(job, outcome)
-
-    def _update_actions(self) -> None:
-        have_voice = self.voice is not None and self.voice.embedding is not None
-        self.generate_panel.set_running(bool(self.job_mode), have_voice, bool(self.mels))
-        self.play_button.setEnabled(self.player.available and self.voice is not None
-                                    and self.voice.wav is not None)
-        self.outputs.can_save_profile = have_voice
-        self.outputs._update_buttons()
-
-    # -- outputs --------------------------------------------------------------------------------------
-    def _export(self, clip: Clip, path: Path) -> None:
-        wav = clip.wav
-        run_task(lambda: write_clip(path, wav), lambda p: self.status.info(f"Saved {p}"),
-                 lambda msg: self.status.error(f"Export failed: {msg}"))
-
-    def _save_profile(self, name: str) -> None:
-        if self.voice is None or self.voice.embedding is None:
-            return
-        try:
-            self.outputs.profiles.save(name, self.voice.embedding, self.voice.speaker, self.voice.name)
-        except (OSError, ValueError) as e:
-            self.status.error(f"Cannot save the voice: {e}")
-            return
-        self.outputs.refresh_profiles()
-        self.outputs.select_profile(name)
-        self.status.info(f"Saved the voice {name!r}")
-
-    def _use_profile(self, name: str) -> None:
-        try:
-            u = self.outputs.profiles.load(name)
-        except (OSError, ValueError, KeyError) as e:
-            self.status.error(f"Cannot load the voice {name!r}: {e}")
-            return
-        self.utterances[u.uid] = u
-        self._add_voice_item(u)
-        self.set_voice(u)
-        self.request_projection()
-
     # -- drag and drop, closing -----------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
@@ -522,6 +414,7 @@ class MainWindow(QMainWindow):
         if getattr(self, "_shut", False):
             return
         self._shut = True
+        logging.getLogger("models").removeHandler(self.log_bridge)
         self.recorder.blockSignals(True)
         self.recorder.stop()
         self.player.stop()

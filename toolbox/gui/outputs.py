@@ -31,14 +31,22 @@ EXPORT_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 
 
 def write_clip(path: Path, wav: np.ndarray) -> Path:
-    """Write 16 kHz audio as WAV or FLAC (by suffix); refuses other suffixes."""
+    """Write 16 kHz audio as WAV or FLAC (by suffix); refuses other suffixes.
+
+    The file appears complete or not at all (written to a hidden temporary file, then renamed).
+    """
     import soundfile as sf
 
     fmt = EXPORT_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"{path.name}: choose a .wav or .flac file name")
-    sf.write(str(path), np.asarray(wav, np.float32), SAMPLE_RATE, format=fmt,
-             subtype="PCM_16" if fmt == "FLAC" else "FLOAT")
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        sf.write(str(tmp), np.asarray(wav, np.float32), SAMPLE_RATE, format=fmt,
+                 subtype="PCM_16" if fmt == "FLAC" else "FLOAT")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
