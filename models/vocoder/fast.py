@@ -288,7 +288,7 @@ def _gru_(gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor, rz: torch.Tensor,
     R = h.shape[1]
     torch.add(gi[:, : 2 * R], gh[:, : 2 * R], out=rz).sigmoid_()
     torch.addcmul(gi[:, 2 * R:], rz[:, :R], gh[:, 2 * R:], out=nb).tanh_()
-    h.sub_(nb).mul_(rz[:, R:]).add_(nb)
+    torch.lerp(nb, h, rz[:, R:], out=h)
 
 
 
