@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="WaveRNN matmul precision (default: bf16 when the CPU has native bf16)")
     p.add_argument("--schedule", choices=["stream", "published"], default="stream",
                    help="fold schedule: short first folds (stream) or the reference's 8000/800")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: torch's; 1 is safer on a busy 2-core machine)")
     p.set_defaults(func=run)
 
 
@@ -73,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
     import soundfile as sf
 
     mel = load_mel(args.mel)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     vocoder = make_vocoder(args.vocoder, args.precision, args.schedule)
     start = time.perf_counter()
     wav = vocoder.vocode(mel, seed=args.seed)
