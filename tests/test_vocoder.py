@@ -258,6 +258,16 @@ def test_cancel_stops_within_a_step_and_model_stays_usable(small_net):
     assert wav.shape == (79 * 200,) and np.all(np.isfinite(wav))
 
 
+def test_implements_the_vocoder_protocol(small_net):
+    from models.vocoding import Vocoder
+
+    voc = WaveRNNVocoder(small_net)
+    assert isinstance(voc, Vocoder) and voc.sample_rate == 16_000
+    assert voc.precision in ("float32", "bf16")  # "auto" resolved
+    with pytest.raises(ValueError, match="precision"):
+        WaveRNNVocoder(small_net, precision="fp8")
+
+
 def test_progress_reports_fractions(small_net):
     seen = []
     WaveRNNVocoder(small_net).vocode(speech_like_mel(20), seed=0, progress=lambda f, msg: seen.append(f))

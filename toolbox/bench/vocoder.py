@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--naive-steps", type=int, default=300,
                    help="reference-loop steps to time (0: skip, -1: run it fully)")
     p.add_argument("--no-float32", action="store_true", help="skip the extra float32 run")
+    p.add_argument("--rows", type=int, default=64, help="batch rows the stream schedule aims for")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--step-time", type=float, default=None,
                    help="seconds per step the stream plan assumes (default: measured on 2 s of audio)")
@@ -97,11 +98,13 @@ def run(args: argparse.Namespace) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.vocoder:
-        voc = WaveRNNVocoder.from_file(args.vocoder, precision=args.precision, schedule=args.schedule)
+        voc = WaveRNNVocoder.from_file(args.vocoder, precision=args.precision, schedule=args.schedule,
+                                       rows=args.rows)
         weights = str(args.vocoder)
     else:
         torch.manual_seed(args.seed)
-        voc = WaveRNNVocoder(WaveRNN(VocoderConfig.rtvc()), precision=args.precision, schedule=args.schedule)
+        voc = WaveRNNVocoder(WaveRNN(VocoderConfig.rtvc()), precision=args.precision, schedule=args.schedule,
+                             rows=args.rows)
         weights = "random, published size"
     mel = np.load(args.mel).astype(np.float32) if args.mel else bench_mel(args.seconds, args.seed)
     voc.vocode(mel[:, :6], seed=args.seed)  # warm-up: oneDNN kernels, allocator
