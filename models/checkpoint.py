@@ -180,3 +180,22 @@ def _to_tuple(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_to_tuple(v) for v in value)
     return value
+
+
+def load_strict(net: torch.nn.Module, state: dict[str, torch.Tensor], path: str | Path, what: str) -> None:
+    """`load_state_dict(strict=True)` with a one-line error naming what does not match.
+
+    `what` names the expected model in the message, e.g. "speaker encoder".
+    """
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
+             if k in state and state[k].shape != v.shape]
+    if missing or unexpected or wrong:
+        detail = "; ".join(filter(None, [
+            f"missing {missing[:3]}" if missing else "",
+            f"unexpected {unexpected[:3]}" if unexpected else "",
+            f"shape {wrong[:3]}" if wrong else ""]))
+        raise CheckpointError(f"{path}: not a {what} checkpoint of this layout ({detail})")
+    net.load_state_dict(state, strict=True)

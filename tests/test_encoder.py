@@ -53,7 +53,7 @@ def test_wrong_layout_is_named(tmp_path):
     state = SpeakerEncoderNet(EncoderConfig.small()).state_dict()
     path = tmp_path / "other.pt"
     torch.save({"model_state": state}, path)
-    with pytest.raises(CheckpointError, match=r"other.pt: not a SpeakerEncoderNet checkpoint.*shape"):
+    with pytest.raises(CheckpointError, match=r"other.pt: not a speaker encoder checkpoint.*shape"):
         SpeakerEncoder.from_file(path)
 
 

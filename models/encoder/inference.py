@@ -11,9 +11,9 @@ import torch
 
 from models import audio
 from models.checkpoint import (
-    CheckpointError,
     config_from_dict,
     load_safetensors,
+    load_strict,
     load_torch_checkpoint,
     model_state_of,
     save_safetensors,
@@ -57,7 +57,7 @@ class SpeakerEncoder:
             state, config = model_state_of(ckpt, path), EncoderConfig.rtvc()
             log.info("loaded encoder %s (trained %s steps)", path.name, ckpt.get("step", "?"))
         net = SpeakerEncoderNet(config)
-        load_strict(net, state, path)
+        load_strict(net, state, path, "speaker encoder")
         return cls(net.to(device))
 
     @classmethod
@@ -148,18 +148,3 @@ class SpeakerEncoder:
         return self.embed_utterances([audio.load_audio(p) for p in paths],
                                      sources=[str(p) for p in paths], progress=progress)
 
-
-def load_strict(net: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
-    """`load_state_dict(strict=True)` with a one-line error that names what does not match."""
-    expected = net.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
-             if k in state and state[k].shape != v.shape]
-    if missing or unexpected or wrong:
-        detail = "; ".join(filter(None, [
-            f"missing {missing[:3]}" if missing else "",
-            f"unexpected {unexpected[:3]}" if unexpected else "",
-            f"shape {wrong[:3]}" if wrong else ""]))
-        raise CheckpointError(f"{path}: not a {type(net).__name__} checkpoint of this layout ({detail})")
-    net.load_state_dict(state, strict=True)

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from models.checkpoint import (
-    CheckpointError,
     config_from_dict,
     load_safetensors,
+    load_strict,
     load_torch_checkpoint,
     model_state_of,
     save_safetensors,
@@ -98,7 +98,7 @@ class WaveRNNVocoder:
             ckpt = load_torch_checkpoint(path)
             state, config = model_state_of(ckpt, path), VocoderConfig.rtvc()
         net = WaveRNN(config)
-        load_strict(net, state, path)
+        load_strict(net, state, path, "WaveRNN vocoder")
         log.info("loaded vocoder %s (trained %d steps)", path.name, int(net.step.item()))
         return cls(net, **kwargs)
 
@@ -165,18 +165,3 @@ def _check_mel(mel: np.ndarray, c: VocoderConfig) -> np.ndarray:
         raise ValueError("mel contains NaN or infinite values")
     return mel
 
-
-def load_strict(net: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
-    """Strict ``load_state_dict`` with a one-line error naming what does not match."""
-    expected = net.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
-             if k in state and state[k].shape != v.shape]
-    if missing or unexpected or wrong:
-        detail = "; ".join(filter(None, [
-            f"missing {missing[:3]}" if missing else "",
-            f"unexpected {unexpected[:3]}" if unexpected else "",
-            f"shape {wrong[:3]}" if wrong else ""]))
-        raise CheckpointError(f"{path}: not a WaveRNN vocoder checkpoint of this layout ({detail})")
-    net.load_state_dict(state, strict=True)
