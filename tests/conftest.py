@@ -65,3 +65,30 @@ def random_state(layout: list, seed: int = 0) -> dict:
         else:
             state[name] = torch.zeros(shape, dtype=dtype)
     return state
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread: at batch 1 the recurrent models are chains of small ops, and on 2 cores shared
+    with other jobs OpenMP synchronisation can make them ~100x slower."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def synthesizer_pt(tmp_path_factory) -> Path:
+    """A synthesizer.pt of the published layout (model_state + optimizer_state) with random weights."""
+    import torch
+
+    from models.synthesizer import TacotronConfig
+    from models.synthesizer.tacotron import Tacotron
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("published") / "synthesizer.pt"
+    torch.save({"model_state": Tacotron(TacotronConfig.rtvc()).state_dict(),
+                "optimizer_state": {"state": {}, "param_groups": []}}, path)
+    return path

@@ -15,14 +15,7 @@ from models.synthesizer import Synthesizer, Tacotron, TacotronConfig
 from models.text import TextError
 from models.vocoding import Cancelled
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """On 2 cores shared with other jobs, OpenMP synchronisation makes small RNN ops ~100x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class FakeEncoder:

@@ -18,14 +18,7 @@ from models.synthesizer.tacotron import _trim_silence
 from models.text import TextError
 from models.vocoding import Cancelled
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """On 2 cores shared with other jobs, OpenMP synchronisation makes small RNN ops ~100x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def random_published_state(seed: int = 0, r: int = 2) -> dict[str, torch.Tensor]:

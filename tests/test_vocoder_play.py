@@ -8,27 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
-from models.synthesizer import Tacotron, TacotronConfig
 from toolbox import audio_io
 from toolbox.cli import main
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def synthesizer_pt(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("play") / "synthesizer.pt"
-    torch.save({"model_state": Tacotron(TacotronConfig.rtvc()).state_dict()}, path)
-    return path
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def clone(out: Path, synthesizer: Path, voice: Path, encoder: Path) -> int:
