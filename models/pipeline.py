@@ -18,6 +18,8 @@ from models.vocoding import Progress, Vocoder, check_cancel
 
 log = logging.getLogger(__name__)
 
+STREAM_SYNTH_SHARE = 0.1  # share of a sentence's progress given to synthesis when streaming
+
 
 class Embedder(Protocol):
     def embed_utterance(self, wav: np.ndarray) -> np.ndarray: ...
@@ -118,13 +120,18 @@ class Pipeline:
         as `clone` for the same seed."""
         chunks = self.split(text)
         silence = np.zeros(int(round(self.pause * self.sample_rate)), dtype=np.float32)
+        n = len(chunks)
         for i, chunk in enumerate(chunks):
             if progress is not None:
-                progress(i / len(chunks), f"sentence {i + 1}/{len(chunks)}")
+                progress(i / n, f"sentence {i + 1}/{n}")
             (mel,) = self.synthesizer.synthesize([chunk], embedding, seed=_offset(seed, i), cancel=cancel)
             if i > 0:
                 yield silence
-            yield from self.vocoder.stream(mel, seed=_offset(seed, i), cancel=cancel)
+            # Synthesis takes about a tenth of a sentence's time; vocoding reports the rest, so that a
+            # player can estimate the time left (see toolbox.audio_io.StartGate).
+            vocoding = None if progress is None else _scaled(progress, (i + STREAM_SYNTH_SHARE) / n,
+                                                             (1 - STREAM_SYNTH_SHARE) / n, f"sentence {i + 1}/{n}")
+            yield from self.vocoder.stream(mel, seed=_offset(seed, i), progress=vocoding, cancel=cancel)
         if progress is not None:
             progress(1.0, "done")
 

@@ -151,6 +151,36 @@ class InputStream:
             closer()
 
 
+class StartGate:
+    """Holds playback back until it can run to the end without a gap.
+
+    The producer reports its progress (fraction of the work done, 0..1). The gate estimates the
+    remaining generation time from the time elapsed so far, and opens once the queued audio lasts
+    longer than that (times `margin`): from then on the rest of the audio arrives before the queue
+    runs dry, so playback never starves. It also opens when production ends.
+    """
+
+    def __init__(self, margin: float = 1.2, min_buffer_s: float = 0.2,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.margin, self.min_buffer_s, self.clock = margin, min_buffer_s, clock
+        self.t0 = clock()
+        self.fraction = 0.0
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """A `models.vocoding.Progress` callback."""
+        self.fraction = max(self.fraction, min(1.0, float(fraction)))
+
+    def remaining_s(self) -> float | None:
+        """Estimated generation time left (None before any progress)."""
+        if self.fraction <= 0.0:
+            return None
+        return (self.clock() - self.t0) * (1.0 - self.fraction) / self.fraction
+
+    def ready(self, buffered_s: float) -> bool:
+        remaining = self.remaining_s()
+        return remaining is not None and buffered_s >= max(self.min_buffer_s, remaining * self.margin)
+
+
 class OutputStream:
     """A running playback fed through a ring buffer.
 
@@ -167,6 +197,7 @@ class OutputStream:
         self.played = 0  # samples delivered to the device (device rate)
         self.finished = False  # the producer has no more audio
         self.stopped = threading.Event()
+        self.gate: StartGate | None = None  # while set, playback waits for gate.ready()
         self._resampler = None
         if self.device_rate != SAMPLE_RATE:
             import soxr
@@ -175,11 +206,14 @@ class OutputStream:
         self._closer: Callable[[], None] | None = None
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info=None, status=None) -> None:
+        if self.gate is not None:  # not started yet: waiting for enough audio to play without a gap
+            outdata[:frames] = 0.0
+            return
         out = outdata[:frames, 0]
         n = self.ring.read_into(out)
         if n < frames:
             outdata[n:frames] = 0.0
-            if not self.finished and self.ring._w > 0:  # started, and more audio is expected
+            if not self.finished and self.played + n > 0:  # a gap after playback began
                 self.underruns += 1
         if outdata.shape[1] > 1:
             outdata[:frames, 1:] = outdata[:frames, :1]
@@ -194,16 +228,27 @@ class OutputStream:
         while len(chunk) and not self.stopped.is_set():
             n = self.ring.write(chunk)
             chunk = chunk[n:]
+            if self.gate is not None and (len(chunk) or self.gate.ready(self.pending_seconds)):
+                self.start()  # enough queued to play to the end (or the ring is full)
             if len(chunk):
                 if deadline is not None and time.monotonic() > deadline:
                     raise TimeoutError("audio output is not consuming samples")
                 time.sleep(0.01)
+
+    def hold(self, gate: StartGate) -> None:
+        """Play nothing until `gate` says the queued audio can play to the end without a gap."""
+        self.gate = gate
+
+    def start(self) -> None:
+        """Start playing queued audio now."""
+        self.gate = None
 
     def finish(self) -> None:
         """No more audio will be written (silence at the end is no longer an underrun)."""
         if self._resampler is not None:
             self.ring.write(self._resampler.resample_chunk(np.zeros(0, np.float32), last=True))
         self.finished = True
+        self.start()
 
     @property
     def pending_seconds(self) -> float:
@@ -436,8 +481,10 @@ class FakeAudioBackend:
 
 
 def play_stream(backend: AudioBackend, chunks: Iterator[np.ndarray], device: int | None = None,
-                on_chunk: Callable[[np.ndarray], None] | None = None) -> dict:
+                on_chunk: Callable[[np.ndarray], None] | None = None, gate: StartGate | None = None) -> dict:
     """Play 16 kHz float32 chunks as they are produced, then wait for the end of playback.
+
+    With a `gate` (fed by the producer's progress), playback starts once it can run without gaps.
 
     Returns {"seconds": played duration, "underruns": n}. Raises AudioUnavailableError (an
     AudioError) when there is no backend or no output device.
@@ -445,6 +492,8 @@ def play_stream(backend: AudioBackend, chunks: Iterator[np.ndarray], device: int
     if not backend.available:
         raise AudioUnavailableError(backend.reason or "no audio backend")
     out = backend.open_output(device)
+    if gate is not None:
+        out.hold(gate)
     total = 0
     try:
         for chunk in chunks:

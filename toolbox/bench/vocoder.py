@@ -2,7 +2,9 @@
 
 The fast path streams chunks; `first_chunk_s` is the time from handing over the mel to the first
 final chunk, `max_stall_s` how long playback started at that moment would have waited for audio
-later on (0 = never starves), `no_stall_start_s` the earliest playback start that never waits.
+later on (0 = never starves), `no_stall_start_s` the earliest playback start that never waits, and
+`gated_start_s` / `gated_max_stall_s` when a player using toolbox.audio_io.StartGate (as `clone --play`
+and the toolbox do) starts, and the longest it then waits.
 The naive baseline is the reference algorithm (per-sample Python loop,
 GRUCells, softmax + Categorical, folds 8000/800) on the same weights and mel; its per-step time is
 measured over `--naive-steps` steps and multiplied by its (length-independent) 9600 steps.
@@ -16,6 +18,8 @@ import time
 
 import numpy as np
 import torch
+
+from toolbox.audio_io import StartGate
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +62,26 @@ def time_stream(voc, mel: np.ndarray, seed: int) -> dict:
     pos = 0
     stall = 0.0
     late = 0.0  # playback starting at `late` seconds never waits for audio
-    for chunk in voc.stream(mel, seed=seed):
+    # What a player using StartGate (fed by the stream's progress) does: when it starts, any wait after.
+    gate = StartGate(clock=lambda: time.perf_counter() - start)
+    gated_start, gated_stall = None, 0.0
+    for chunk in voc.stream(mel, seed=seed, progress=gate.progress):
         now = time.perf_counter() - start
         if first is None:
             first = now
         stall = max(stall, now - (first + pos / sr))
         late = max(late, now - pos / sr)
+        if gated_start is not None:
+            gated_stall = max(gated_stall, now - (gated_start + pos / sr))
         pos += len(chunk)
+        if gated_start is None and gate.ready(pos / sr):
+            gated_start = now
     total = time.perf_counter() - start
     dur = pos / sr
+    gated_start = total if gated_start is None else gated_start
     return {"rtf": round(total / dur, 4), "first_chunk_s": round(first, 4), "khz": round(pos / total / 1000, 3),
             "max_stall_s": round(max(stall, 0.0), 4), "no_stall_start_s": round(late, 4),
+            "gated_start_s": round(gated_start, 4), "gated_max_stall_s": round(max(gated_stall, 0.0), 4),
             "seconds": round(total, 3), "samples": pos,
             "precision": voc.precision, "schedule": voc.schedule}
 

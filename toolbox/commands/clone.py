@@ -58,7 +58,14 @@ def run(args: argparse.Namespace) -> int:
     bar = progress_bar(len(chunks))
     player = open_player() if args.play else None
     if args.play:  # stream sentence by sentence, and within a sentence as the vocoder finalizes audio
-        audio = pipeline.stream(text, embedding, seed=args.seed, progress=bar)
+        progress = bar
+        if player is not None:  # start playing once it can run to the end without a gap
+            from toolbox.audio_io import StartGate
+
+            gate = StartGate()
+            player.hold(gate)
+            progress = gate.progress if bar is None else _both(bar, gate.progress)
+        audio = pipeline.stream(text, embedding, seed=args.seed, progress=progress)
         audio = play_through(audio, player) if player is not None else audio
     else:
         audio = pipeline.iter_sentences(text, embedding, seed=args.seed, progress=bar)
@@ -94,6 +101,14 @@ def open_player():
     except (AudioError, OSError, RuntimeError) as e:  # also PortAudio errors on a broken device
         log.debug("no audio output: %s", e)
         return None
+
+
+def _both(first, second):
+    def report(fraction: float, message: str) -> None:
+        first(fraction, message)
+        second(fraction, message)
+
+    return report
 
 
 def play_through(chunks, player):

@@ -14,7 +14,7 @@ import threading
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from toolbox.audio_io import AudioBackend, OutputStream
+from toolbox.audio_io import AudioBackend, OutputStream, StartGate
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ class Player(QObject):
         self.end_stream()
         return True
 
-    def start_stream(self) -> bool:
+    def start_stream(self, gate: StartGate | None = None) -> bool:
+        """Open the output for fed chunks; with a `gate`, sound starts once it can play without gaps."""
         self.stop()
         if not self.available:
             self.failed.emit(self.backend.reason or "No audio output device: playback is disabled.")
@@ -65,6 +66,8 @@ class Player(QObject):
             log.warning("cannot open audio output: %s", e)
             self.failed.emit(f"Cannot play audio: {e}")
             return False
+        if gate is not None:
+            stream.hold(gate)
         self._session += 1
         q: queue.Queue = queue.Queue()
         self._queue, self._stream = q, stream

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from toolbox.audio_io import StartGate
 from toolbox.gui.outputs import write_clip
 from toolbox.gui.session import Clip
 from toolbox.gui.tasks import run_task
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 class GenerationMixin:
     """Needs the MainWindow attributes: models, player, generate_panel, spectrograms, outputs, status,
     voice, mels, job, job_mode, clip, add_utterance, generation_finished."""
+
+    _gate: StartGate | None = None
 
     # -- generation -----------------------------------------------------------------------------------
     def start_generation(self, mode: str) -> int:
@@ -44,7 +47,8 @@ class GenerationMixin:
             self.clip = Clip(name=f"clip {self._clip_count}", speaker=speaker, text=text)
             self.outputs.add_clip(self.clip)
             if self.player.available:
-                self.player.start_stream()
+                self._gate = StartGate()  # fed by the worker's progress: start without later gaps
+                self.player.start_stream(self._gate)
         self.job_mode = mode
         gp.show_progress(0.0, 0.0)
         self.job = self.models.generate(mode=mode, text=text,
@@ -80,6 +84,8 @@ class GenerationMixin:
     def _on_progress(self, job: int, fraction: float, rtf: float) -> None:
         if job == self.job:
             self.generate_panel.show_progress(fraction, rtf)
+            if self._gate is not None:
+                self._gate.progress(fraction)
 
     def _on_finished(self, job: int, outcome: str) -> None:
         if job != self.job:
