@@ -126,3 +126,18 @@ def test_torchrun_two_processes(tmp_path, synth_data, model):
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["world_size"] for m in metrics] == [2, 2]
+
+
+def test_postnet_loss_covers_real_frames_only():
+    from models.training.synthesizer import losses
+
+    y = torch.full((2, 80, 10), -4.0)
+    y[:, :, :6] = 1.0
+    post = torch.zeros(2, 80, 10)
+    post[:, :, :6] = 1.0  # perfect on the 6 real frames, masked to 0 on the padding (as the postnet does)
+    batch = {"mels": y, "mel_lengths": torch.tensor([6, 6]), "stop_target": torch.zeros(2, 10)}
+    parts = losses({"mel_dec": y, "mel_post": post, "stop_logits": torch.zeros(2, 10)}, batch)
+    assert parts["mel_post_mse"].item() == 0.0 and parts["mel_dec_mse"].item() == 0.0
+    post[:, :, 0] = 2.0  # one wrong real frame of 6
+    assert losses({"mel_dec": y, "mel_post": post, "stop_logits": torch.zeros(2, 10)}, batch)[
+        "mel_post_mse"].item() == pytest.approx(1 / 6)

@@ -85,9 +85,14 @@ def collate(items: list[Utterance], r: int) -> dict[str, torch.Tensor]:
 
 
 def losses(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The reference losses. The decoder is also trained on the padding (it learns silence after the end,
+    as in the reference); the postnet masks padded frames to zero, so its loss covers real frames only."""
     y = batch["mels"]
+    valid = (torch.arange(y.shape[2], device=y.device)[None, :] < batch["mel_lengths"][:, None])  # (B, T)
+    valid = valid.unsqueeze(1).to(y.dtype)  # (B, 1, T)
+    post_mse = ((out["mel_post"] - y) ** 2 * valid).sum() / (valid.sum() * y.shape[1])
     parts = {"mel_dec_mse": F.mse_loss(out["mel_dec"], y), "mel_dec_l1": F.l1_loss(out["mel_dec"], y),
-             "mel_post_mse": F.mse_loss(out["mel_post"], y),
+             "mel_post_mse": post_mse,
              "stop_bce": F.binary_cross_entropy_with_logits(out["stop_logits"], batch["stop_target"])}
     return {"loss": sum(parts.values()), **parts}
 
