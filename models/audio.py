@@ -203,6 +203,16 @@ def preprocess_for_encoder(wav: np.ndarray, source: str = "audio", trim: bool = 
     return wav
 
 
+def enhance(wav: np.ndarray, peak: float = 0.97) -> np.ndarray:
+    """Tidy generated speech as the reference toolbox's "Enhance vocoder output" does: -30 dBFS
+    increase-only normalisation and removal of long silences (webrtcvad), then peak normalisation.
+    Audio in which no speech is detected is only peak-normalised."""
+    if wav.size == 0:
+        return wav
+    trimmed = trim_long_silences(normalize_volume(wav, -30.0, increase_only=True))
+    return peak_normalize(trimmed if trimmed.size else wav, peak)
+
+
 # --------------------------------------------------------------------------------------------------
 # STFT and mel front-ends
 

@@ -173,3 +173,14 @@ def test_synth_mel_range_and_inverse_round_trip():
 def test_preemphasis_round_trip():
     x = np.random.default_rng(0).standard_normal(4000).astype(np.float32)
     np.testing.assert_allclose(audio.deemphasis(audio.preemphasis(x)), x, atol=1e-4)
+
+
+def test_enhance_trims_long_pauses_and_normalises_the_peak(librispeech):
+    path = sorted((librispeech / "test-other").glob("*/*.flac"))[0]
+    speech = sf.read(path, dtype="float32")[0][:48_000] * 0.05
+    wav = np.concatenate([speech, np.zeros(32_000, np.float32), speech])
+    out = audio.enhance(wav)
+    assert len(out) < len(wav) - 28_000  # the 2 s pause is gone
+    assert np.max(np.abs(out)) == pytest.approx(0.97, abs=1e-6)
+    silence = np.zeros(16_000, np.float32)
+    np.testing.assert_array_equal(audio.enhance(silence), silence)  # nothing to trim or scale

@@ -395,3 +395,21 @@ def test_models_warm_up_lazily_with_status(qtbot, make):
     window = make(engine=engine, warm_up=True)
     qtbot.waitUntil(lambda: engine.loads == ["encoder", "synthesizer", "vocoder"], timeout=T)
     assert "Loaded" in window.status.toPlainText()
+
+
+def test_enhance_option_tidies_the_saved_clip_not_the_stream(qtbot, make):
+    from models.audio import enhance
+
+    backend = FakeAudioBackend(speed=40.0)
+    window = make(backend=backend)
+    add_voice(qtbot, window)
+    window.generate_panel.enhance_check.setChecked(True)
+    window.generate_panel.text.setPlainText("Hello there. This is a test.")
+    with qtbot.waitSignal(window.generation_finished, timeout=T) as blocker:
+        qtbot.mouseClick(window.generate_panel.both_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[1] == "done"
+    qtbot.waitUntil(lambda: not window.player.playing, timeout=T)
+    streamed = backend.delivered_audio()
+    clip = window.outputs.clips[0]
+    np.testing.assert_array_equal(clip.wav, enhance(streamed))
+    assert np.max(np.abs(clip.wav)) == pytest.approx(0.97, abs=1e-6)

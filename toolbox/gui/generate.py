@@ -44,6 +44,9 @@ class GeneratePanel(QWidget):
         self.seed_box.setRange(0, 2**31 - 1)
         self.seed_box.setEnabled(False)
         self.seed_check.toggled.connect(self.seed_box.setEnabled)
+        self.enhance_check = QCheckBox("Enhance saved clip")
+        self.enhance_check.setToolTip("Trim long silences (webrtcvad) and normalise the level of each finished clip "
+                                      "before it is kept for replay and export; live playback is not changed")
         self.model_boxes = {k: QComboBox() for k in KINDS}
         self.output_box = QComboBox()
         self.output_box.setToolTip("Output device for playback")
@@ -65,6 +68,8 @@ class GeneratePanel(QWidget):
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed_check)
         seed_row.addWidget(self.seed_box)
+        seed_row.addSpacing(16)
+        seed_row.addWidget(self.enhance_check)
         seed_row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

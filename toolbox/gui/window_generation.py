@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.audio import enhance
 from toolbox.audio_io import StartGate
 from toolbox.gui.outputs import write_clip
 from toolbox.gui.session import Clip
@@ -97,6 +98,8 @@ class GenerationMixin:
             clip.complete = True
             if outcome != "done":
                 clip.name += f" ({outcome})"
+            elif clip.chunks and self.generate_panel.enhance_check.isChecked():
+                clip.chunks = [enhance(clip.wav)]  # webrtcvad on a few seconds of audio: milliseconds
             self.outputs.refresh_clip(clip)
             if outcome == "done" and clip.chunks:
                 self.add_utterance(clip.wav, f"{clip.speaker} generated {clip.name}", clip.speaker,
