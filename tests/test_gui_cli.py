@@ -30,3 +30,23 @@ def test_toolbox_rejects_missing_datasets_root(tmp_path):
     proc = run_toolbox("--datasets-root", str(tmp_path / "nowhere"), tmp_path=tmp_path)
     assert proc.returncode == 1
     assert "no such folder" in proc.stderr
+
+
+def test_real_window_under_xvfb_explains_missing_audio_device(tmp_path):
+    """A real X11 window (xcb platform) on a virtual screen; this machine has no sound card."""
+    import shutil
+
+    import pytest
+
+    if shutil.which("xvfb-run") is None:
+        pytest.skip("xvfb-run not installed (Debian package xvfb)")
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    env.update(XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_STATE_HOME=str(tmp_path / "state"),
+               XDG_DATA_HOME=str(tmp_path / "data"), QT_QPA_PLATFORM="xcb")
+    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "toolbox", "--demo",
+           "--exit-after", "4"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "toolbox window shown" in proc.stderr and "Traceback" not in proc.stderr
+    log = next((tmp_path / "state").rglob("toolbox.log")).read_text()
+    assert "Recording and playback are disabled" in log  # the banner's explanation, also logged

@@ -223,6 +223,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         if problems:
             self.banner.setText(" ".join(problems))
             self.banner.show()
+            log.warning("%s", " ".join(problems))
             for b in (self.play_button, self.stop_play_button):
                 b.setEnabled(bool(devices))
                 b.setToolTip(problems[0])
