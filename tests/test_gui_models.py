@@ -9,24 +9,10 @@ from PySide6.QtCore import Qt
 
 from toolbox.audio_io import FakeAudioBackend
 from toolbox.gui.engine import GRIFFIN_LIM, StoreEngine
-from toolbox.gui.testing import FakeEngine, make_window
+from toolbox.gui.testing import EmptyStore, FakeEngine, make_window
 from toolbox.gui.testing import harmonic_voice as voice
 
 T = 60_000  # ms: a 2-core CPU shared with other jobs
-
-
-class NoStore:
-    """A model store with nothing in it."""
-
-    def entries(self):
-        return []
-
-    def path(self, name):
-        return None
-
-    def get(self, name):
-        raise FileNotFoundError(name)
-
 
 class FakeEncoder:
     def __init__(self) -> None:
@@ -48,7 +34,7 @@ def rtvc_synthesizer():
 
 @pytest.fixture
 def window(qtbot, tmp_path, rtvc_synthesizer):
-    engine = StoreEngine(store=NoStore(), models={"encoder": ("fake encoder", FakeEncoder()),
+    engine = StoreEngine(store=EmptyStore(), models={"encoder": ("fake encoder", FakeEncoder()),
                                                   "synthesizer": ("random rtvc", rtvc_synthesizer)})
     backend = FakeAudioBackend(speed=50.0)
     w, executor = make_window(engine, backend, tmp_dir=tmp_path)
@@ -80,7 +66,7 @@ def test_missing_models_are_marked_with_how_to_get_them(qtbot, tmp_path):
 
 
 def test_store_engine_offers_given_models_and_griffin_lim(rtvc_synthesizer):
-    engine = StoreEngine(store=NoStore(), models={"synthesizer": ("random rtvc", rtvc_synthesizer)})
+    engine = StoreEngine(store=EmptyStore(), models={"synthesizer": ("random rtvc", rtvc_synthesizer)})
     assert engine.choices()["vocoder"] == [GRIFFIN_LIM]
     assert engine.defaults()["synthesizer"] == "random rtvc"
     assert engine.defaults()["vocoder"] == GRIFFIN_LIM

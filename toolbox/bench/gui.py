@@ -40,13 +40,14 @@ def run(args: argparse.Namespace) -> dict:
     from toolbox.gui.engine import GRIFFIN_LIM, StoreEngine
     from toolbox.gui.main_window import MainWindow
     from toolbox.gui.session import KnownSpeakers, Utterance, VoiceProfiles
+    from toolbox.gui.testing import EmptyStore
 
     tmp = Path(tempfile.mkdtemp(prefix="sv2tts-bench-gui-"))
     vocoder_name = "random WaveRNN" if args.vocoder == "wavernn" else GRIFFIN_LIM
     factories = {"encoder": ("random encoder", _encoder), "synthesizer": ("random Tacotron", _synthesizer)}
     if args.vocoder == "wavernn":
         factories["vocoder"] = (vocoder_name, _wavernn)
-    engine = StoreEngine(store=_NoStore(), factories=factories)
+    engine = StoreEngine(store=EmptyStore(), factories=factories)
     window = MainWindow(engine, FakeAudioBackend(speed=1.0), settings=QSettings(
         str(tmp / "settings.ini"), QSettings.Format.IniFormat), profiles=VoiceProfiles(tmp / "voices"),
         known=KnownSpeakers.load())
@@ -147,17 +148,6 @@ def _spin(app, done, timeout: float) -> None:
     while not done() and time.perf_counter() < end:
         app.processEvents()
         time.sleep(0.002)
-
-
-class _NoStore:
-    def entries(self):
-        return []
-
-    def path(self, name):
-        return None
-
-    def get(self, name):
-        raise FileNotFoundError(name)
 
 
 def _encoder():

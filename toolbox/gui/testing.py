@@ -126,3 +126,16 @@ def harmonic_voice(f0: float, seconds: float = 1.5, seed: int = 0) -> np.ndarray
     wav = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 12))
     wav = wav + 0.01 * np.random.default_rng(seed).standard_normal(len(t))
     return (0.3 * wav / np.abs(wav).max()).astype(np.float32)
+
+
+class EmptyStore:
+    """A model store with nothing in it (models are given to the engine directly)."""
+
+    def entries(self) -> list:
+        return []
+
+    def path(self, name: str) -> None:
+        return None
+
+    def get(self, name: str):
+        raise FileNotFoundError(name)
