@@ -182,6 +182,18 @@ def _to_tuple(value: Any) -> Any:
     return value
 
 
+def read_weights(path: str | Path, kind: str, config_cls: type, published: Any
+                 ) -> tuple[dict[str, torch.Tensor], Any, dict[str, Any]]:
+    """State and config from our safetensors (config stored with the weights) or a published ``.pt``
+    (whose architecture is the `published` config). Returns (state, config, the .pt dict or {})."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        state, config_dict, _ = load_safetensors(path, kind)
+        return state, config_from_dict(config_cls, config_dict), {}
+    ckpt = load_torch_checkpoint(path)
+    return model_state_of(ckpt, path), published, ckpt
+
+
 def load_strict(net: torch.nn.Module, state: dict[str, torch.Tensor], path: str | Path, what: str) -> None:
     """`load_state_dict(strict=True)` with a one-line error naming what does not match.
 

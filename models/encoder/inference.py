@@ -10,14 +10,7 @@ import numpy as np
 import torch
 
 from models import audio
-from models.checkpoint import (
-    config_from_dict,
-    load_safetensors,
-    load_strict,
-    load_torch_checkpoint,
-    model_state_of,
-    save_safetensors,
-)
+from models.checkpoint import load_strict, read_weights, save_safetensors
 from models.encoder.config import EncoderConfig
 from models.encoder.model import SpeakerEncoderNet
 from models.encoder.partials import pad_for_partials, partial_slices
@@ -49,13 +42,8 @@ class SpeakerEncoder:
                 another layout.
         """
         path = Path(path)
-        if path.suffix == ".safetensors":
-            state, config_dict, _ = load_safetensors(path, KIND)
-            config = config_from_dict(EncoderConfig, config_dict)
-        else:
-            ckpt = load_torch_checkpoint(path)
-            state, config = model_state_of(ckpt, path), EncoderConfig.rtvc()
-            log.info("loaded encoder %s (trained %s steps)", path.name, ckpt.get("step", "?"))
+        state, config, ckpt = read_weights(path, KIND, EncoderConfig, EncoderConfig.rtvc())
+        log.info("loaded encoder %s (trained %s steps)", path.name, ckpt.get("step", "?"))
         net = SpeakerEncoderNet(config)
         load_strict(net, state, path, "speaker encoder")
         return cls(net.to(device))

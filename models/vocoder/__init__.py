@@ -14,14 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.checkpoint import (
-    config_from_dict,
-    load_safetensors,
-    load_strict,
-    load_torch_checkpoint,
-    model_state_of,
-    save_safetensors,
-)
+from models.checkpoint import load_strict, read_weights, save_safetensors
 from models.vocoder.config import VocoderConfig
 from models.vocoder.fast import PRECISIONS, CancelCheck, Cancelled, FastWaveRNN, fast_conditioning
 from models.vocoder.folding import Finisher, FoldPlan, just_in_time_plan, uniform_plan
@@ -91,12 +84,7 @@ class WaveRNNVocoder:
             CheckpointError: missing/corrupt file, or weights of another layout.
         """
         path = Path(path)
-        if path.suffix == ".safetensors":
-            state, config_dict, _ = load_safetensors(path, KIND)
-            config = config_from_dict(VocoderConfig, config_dict)
-        else:
-            ckpt = load_torch_checkpoint(path)
-            state, config = model_state_of(ckpt, path), VocoderConfig.rtvc()
+        state, config, _ = read_weights(path, KIND, VocoderConfig, VocoderConfig.rtvc())
         net = WaveRNN(config)
         load_strict(net, state, path, "WaveRNN vocoder")
         log.info("loaded vocoder %s (trained %d steps)", path.name, int(net.step.item()))
