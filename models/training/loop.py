@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed
 
 from models.checkpoint import config_from_dict, save_safetensors
 from models.training.distributed import World, average
@@ -75,6 +76,8 @@ class Loop:
                 if flag.stop:
                     break
         self.save(step)
+        if self.world.distributed:  # every rank waits for rank 0's final save before tearing down
+            torch.distributed.barrier()
         return step
 
 
