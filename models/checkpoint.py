@@ -143,6 +143,17 @@ def save_safetensors(path: str | Path, state: dict[str, torch.Tensor], kind: str
     return path
 
 
+def safetensors_kind(path: str | Path) -> str | None:
+    """The model kind stored in one of our safetensors files (None if it is not one)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return (f.metadata() or {}).get("kind")
+    except (SafetensorError, OSError, ValueError):
+        return None
+
+
 def load_safetensors(path: str | Path, kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, str]]:
     """Read our safetensors file. Returns (state, config dict, all metadata).
 

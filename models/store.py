@@ -189,6 +189,19 @@ class ModelStore:
             f"the {name} model is missing (looked for {' and '.join(map(str, self.candidates(name)))}); "
             f"{entry.how_to_get()}")
 
+    def default(self, kind: str) -> Path:
+        """The file to use for `kind` when none is named: the published model (named after its kind)
+        when present, else the first present model of that kind in manifest order (the bundled demo
+        models). Raises ModelMissingError (about the published model) when there is none."""
+        ordered = sorted((e for e in self.entries() if e.kind == kind), key=lambda e: e.name != kind)
+        for entry in ordered:
+            found = self.path(entry.name)
+            if found is not None:
+                if entry.name != kind:
+                    log.info("the published %s is not downloaded; using %s", kind, entry.name)
+                return found
+        return self.get(kind)
+
     # ---------------------------------------------------------------------------------- verify
     def verify(self, name: str | None = None, rehash: bool = False) -> list[VerifyResult]:
         """Check size, container and sha256 of what is present (all models, or `name`).

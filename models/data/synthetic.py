@@ -39,6 +39,7 @@ import soundfile as sf
 
 from models import audio
 from models.data.sentences import generate_sentences
+from models.text.phones import parse_psdur
 
 log = logging.getLogger(__name__)
 
@@ -141,22 +142,8 @@ def render(recipe: SpeakerRecipe, text: str) -> tuple[np.ndarray, list[tuple[str
             raise EngineError(f"{recipe.engine} failed on {text!r}: {proc.stderr.strip()[-300:]}")
         data, sr = sf.read(str(wav_path), dtype="float32", always_2d=True)
     wav = audio.resample(data[:, 0], round(sr * recipe.vtl), audio.SAMPLE_RATE)
-    phones = _parse_psdur(proc.stdout, 1.0 / recipe.vtl) if recipe.engine == "flite" else None
+    phones = parse_psdur(proc.stdout, 1.0 / recipe.vtl) if recipe.engine == "flite" else None
     return audio.peak_normalize(wav, 0.9), phones
-
-
-def _parse_psdur(stdout: str, time_scale: float) -> list[tuple[str, float, float]] | None:
-    """flite -psdur prints `phone:end_time ...`; returns [(phone, start_s, end_s), ...]."""
-    phones, start = [], 0.0
-    for token in stdout.split():
-        name, _, end = token.rpartition(":")
-        try:
-            t = float(end) * time_scale
-        except ValueError:
-            return None
-        phones.append((name, round(start, 4), round(t, 4)))
-        start = t
-    return phones or None
 
 
 # --------------------------------------------------------------------------------------------------

@@ -152,10 +152,11 @@ def load_encoder(path: Path | None):
 
 
 def load_synthesizer(path: Path | None, precision: str):
+    """PATH, else the published synthesizer when downloaded, else the bundled demo model."""
     from models.store import ModelStore
-    from models.synthesizer import Synthesizer
+    from models.synthesizer import load_synthesizer
 
-    return Synthesizer.from_file(path or ModelStore().get("synthesizer"), precision=precision)
+    return load_synthesizer(path or ModelStore().default("synthesizer"), precision=precision)
 
 
 def load_vocoder(choice: str | None):

@@ -1,4 +1,4 @@
-"""`sv2tts preprocess {encoder,synthesizer} DATA_ROOT OUT_DIR --dataset NAME`: training data from a corpus."""
+"""`sv2tts preprocess {encoder,synthesizer,phones} DATA_ROOT OUT_DIR --dataset NAME`: training data from a corpus."""
 
 from __future__ import annotations
 
@@ -17,8 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "preprocess", help="turn a speech dataset into encoder or synthesizer training data",
         description="encoder: OUT_DIR/<dataset>_<speaker>/<utt>.npy (T, 40) mels + _sources.txt. "
         "synthesizer: OUT_DIR/{audio,mels,embeds}/*.npy + train.txt. Every utterance kept or dropped "
-        "(and why) is logged in OUT_DIR/preprocess_log*.jsonl.")
-    p.add_argument("kind", choices=("encoder", "synthesizer"))
+        "(and why) is logged in OUT_DIR/preprocess_log*.jsonl. phones (the duration-based demo synthesizer): "
+        "DATA_ROOT is a `sv2tts corpus` folder (flite timings) or any folder of real speech (aligned by "
+        "pocketsphinx, to its .txt transcripts or to what it recognises); run it once per source into the same "
+        "OUT_DIR: items/*.npz + metadata.jsonl, dropped items in log.jsonl.")
+    p.add_argument("kind", choices=("encoder", "synthesizer", "phones"))
     p.add_argument("data_root", type=Path, help="the dataset folder")
     p.add_argument("out_dir", type=Path)
     p.add_argument("--dataset", choices=DATASETS, default="generic",
@@ -29,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-existing", action="store_true",
                    help="resume: skip utterances a previous run finished (kept with its files, or dropped)")
     p.add_argument("--encoder", type=Path,
-                   help="synthesizer: speaker encoder weights for the embeddings (default: model store)")
+                   help="synthesizer, phones: speaker encoder weights for the embeddings (default: model store)")
+    p.add_argument("--exclude-speakers", nargs="+", default=[], metavar="ID",
+                   help="phones, real speech: leave these speakers out (e.g. the ones held out for evaluation)")
     p.set_defaults(func=run)
 
 
@@ -44,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(e)) from None
     if args.out_dir.resolve() == args.data_root.resolve():
         raise UserError("OUT_DIR must differ from DATA_ROOT")
+    if args.kind == "phones":
+        return run_phones(args)
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -66,4 +73,38 @@ def run(args: argparse.Namespace) -> int:
     reasons = ", ".join(f"{k[9:]} {v}" for k, v in sorted(counts.items()) if k.startswith("dropped: "))
     print(f"{args.out_dir}: kept {counts['kept']}, dropped {counts['dropped']}"
           f"{f' ({reasons})' if reasons else ''}, skipped {counts['skipped']} finished earlier", file=sys.stderr)
+    return 0
+
+
+def run_phones(args: argparse.Namespace) -> int:
+    from models.asr import RecognizerUnavailable
+    from models.data.phone_data import build_phone_data, real_sources, synthetic_sources
+    from toolbox.cli import UserError
+    from toolbox.commands.clone import load_encoder
+
+    if not args.data_root.is_dir():
+        raise UserError(f"{args.data_root}: no such folder")
+    synthetic = (args.data_root / "speakers.json").is_file()
+    sources = (synthetic_sources(args.data_root) if synthetic
+               else real_sources(args.data_root, args.exclude_speakers))
+    if not sources:
+        raise UserError(f"{args.data_root}: no {'utterances with .phones.json' if synthetic else 'audio files'}")
+    if not synthetic:
+        try:
+            from models.data.align import Aligner
+
+            Aligner()
+        except RecognizerUnavailable as e:
+            raise UserError(str(e)) from None
+    encoder = load_encoder(args.encoder)
+    from tqdm import tqdm
+
+    with tqdm(unit="utt", desc="preprocess phones", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total  # the utterances still to do
+            bar.update(1)
+
+        counts = build_phone_data(sources, args.out_dir, encoder.embed_files, jobs=args.jobs, progress=progress)
+    print(f"{args.out_dir}: kept {counts['kept']}, dropped {counts['dropped']} (see log.jsonl), "
+          f"skipped {counts['skipped']} finished earlier", file=sys.stderr)
     return 0

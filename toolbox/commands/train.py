@@ -10,24 +10,27 @@ import argparse
 import importlib
 from pathlib import Path
 
-# model -> (module, function) of its trainer; a trainer takes (run_dir, data, config, resume, max_steps).
+# model -> (module, function, default preset) of its trainer; a trainer takes
+# (run_dir, data, config, resume, max_steps). "phones" is the duration-based demo synthesizer.
 TRAINERS = {
-    "encoder": ("models.training.encoder", "train_encoder"),
-    "synthesizer": ("models.training.synthesizer", "train_synthesizer"),
-    "vocoder": ("models.training.vocoder", "train_vocoder"),
+    "encoder": ("models.training.encoder", "train_encoder", "rtvc"),
+    "synthesizer": ("models.training.synthesizer", "train_synthesizer", "rtvc"),
+    "vocoder": ("models.training.vocoder", "train_vocoder", "rtvc"),
+    "phones": ("models.training.phones", "train_phones", "small"),
 }
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train or fine-tune a model (single process or torchrun)")
     models = p.add_subparsers(dest="model", metavar="MODEL")
-    for name, (module, _) in TRAINERS.items():
+    for name, (module, _, preset) in TRAINERS.items():
         if importlib.util.find_spec(module) is None:
             continue
-        m = models.add_parser(name, help=f"train the {name}")
+        m = models.add_parser(name, help="train the duration-based demo synthesizer (data: sv2tts preprocess phones)"
+                              if name == "phones" else f"train the {name}")
         m.add_argument("run_dir", type=Path, help="run directory (config, metrics.jsonl, state.pt, weights)")
         m.add_argument("--data", type=Path, required=True, help="preprocessed data (sv2tts preprocess)")
-        m.add_argument("--config", default="rtvc", help="preset name (rtvc, small) or a JSON file")
+        m.add_argument("--config", default=preset, help=f"preset name or a JSON file (default {preset})")
         m.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR exactly")
         m.add_argument("--steps", type=int, help="stop at this step (default: until Ctrl-C)")
         m.set_defaults(func=run)
@@ -36,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from toolbox.cli import UserError
 
-    module, function = TRAINERS[args.model]
+    module, function, _ = TRAINERS[args.model]
     trainer = getattr(importlib.import_module(module), function)
     if not args.data.is_dir():
         raise UserError(f"{args.data}: no such data folder (run sv2tts preprocess first)")

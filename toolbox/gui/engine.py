@@ -162,9 +162,9 @@ class StoreEngine:
 
             return SpeakerEncoder.from_file(path, self.device)
         if kind == "synthesizer":
-            from models.synthesizer import Synthesizer
+            from models.synthesizer import load_synthesizer
 
-            return Synthesizer.from_file(path)
+            return load_synthesizer(path)
         import models.vocoder as vocoder_pkg
 
         for attr in ("WaveRNNVocoder", "Vocoder", "WaveRNN"):

@@ -1,0 +1,121 @@
+"""`PhoneSynthesizer`: the inference façade of the duration-based demo synthesizer.
+
+Same interface as :class:`models.synthesizer.Synthesizer` (texts + embedding -> mels), so the pipeline,
+`sv2tts clone` and the toolbox use either. Text is cleaned by the same front-end as the Tacotron's
+(numbers, abbreviations, non-English letters transliterated), then flite gives phones and durations.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.checkpoint import CheckpointError, config_from_dict, load_safetensors, save_safetensors
+from models.synthesizer.phone_model import PhoneSynth, PhoneSynthConfig
+from models.text import TextError, encode_text
+from models.text.phones import PAD_PHONE_ID, to_frames
+from models.text.phones import flite_phones as _flite_phones
+from models.vocoding import check_cancel
+
+log = logging.getLogger(__name__)
+
+KIND = "phone-synthesizer"
+Progress = Callable[[float, str], None]
+
+
+class PhoneSynthesizer:
+    """Text + speaker embedding -> 80-band log-mels (80, T) in [-4, 4] at 16 kHz, hop 200.
+
+    Deterministic: the same text and embedding give the same mel (the seed is accepted and unused).
+    """
+
+    sample_rate = 16_000
+    hop_length = 200
+
+    def __init__(self, model: PhoneSynth, device: str | torch.device = "cpu", batch_size: int = 8,
+                 speed: float = 1.0) -> None:
+        """speed: >1 speaks faster (divides flite's durations)."""
+        if not 0.25 <= speed <= 4.0:
+            raise ValueError(f"speed must be within 0.25..4, got {speed}")
+        self.model = model.to(device).eval()
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.speed = speed
+
+    @property
+    def config(self) -> PhoneSynthConfig:
+        return self.model.config
+
+    @property
+    def n_mels(self) -> int:
+        return self.config.n_mels
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs) -> PhoneSynthesizer:
+        """Our .safetensors of kind "phone-synthesizer". Raises CheckpointError."""
+        state, config_dict, meta = load_safetensors(path, kind=KIND)
+        config = config_from_dict(PhoneSynthConfig, config_dict)
+        model = PhoneSynth(config)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            raise CheckpointError(f"{path}: the weights do not fit the phone synthesizer layout ({e})") from None
+        log.info("loaded phone synthesizer %s (step %s)", path, meta.get("step", "?"))
+        return cls(model, **kwargs)
+
+    def save(self, path: str | Path) -> Path:
+        return save_safetensors(path, self.model.state_dict(), KIND, self.config)
+
+    def phones(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(phone IDs (N,), durations in frames (N,)) for one text. Raises TextError."""
+        cleaned = encode_text(text).cleaned.strip()
+        if not any(c.isalnum() for c in cleaned):
+            raise TextError(f"nothing to say in {text[:40]!r}")
+        timings = _flite_phones(cleaned, self.config.flite_voice, 1.0 / self.speed)
+        return to_frames(timings, self.config.frames_per_second)
+
+    def synthesize(self, texts: str | Sequence[str], embeddings: np.ndarray, seed: int | None = None,
+                   progress: Progress | None = None, cancel: threading.Event | None = None) -> list[np.ndarray]:
+        """One mel (80, T_i) per text. embeddings: (256,) for all or (N, 256).
+
+        Raises TextError (empty/unspeakable text), ValueError (bad embeddings), Cancelled.
+        """
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        embeds = _embeddings(embeddings, len(texts), self.config.speaker_dim)
+        prepared = [self.phones(t) for t in texts]
+        mels: list[np.ndarray] = []
+        for b0 in range(0, len(prepared), self.batch_size):
+            check_cancel(cancel, "synthesis")
+            chunk = prepared[b0:b0 + self.batch_size]
+            mels += self._generate(chunk, embeds[b0:b0 + len(chunk)])
+            if progress is not None:
+                progress(len(mels) / len(prepared), "synthesizing")
+        return mels
+
+    @torch.inference_mode()
+    def _generate(self, items: list[tuple[np.ndarray, np.ndarray]], embeds: np.ndarray) -> list[np.ndarray]:
+        n = max(len(p) for p, _ in items)
+        phones = torch.full((len(items), n), PAD_PHONE_ID, dtype=torch.long)
+        durations = torch.zeros((len(items), n), dtype=torch.long)
+        for i, (p, d) in enumerate(items):
+            phones[i, :len(p)] = torch.from_numpy(p)
+            durations[i, :len(d)] = torch.from_numpy(d)
+        out = self.model(phones.to(self.device), durations.to(self.device), torch.from_numpy(embeds).to(self.device))
+        mel = out["mel_post"].float().clamp(-4.0, 4.0).cpu().numpy()
+        return [np.ascontiguousarray(mel[i, :, :int(d.sum())]) for i, (_, d) in enumerate(items)]
+
+
+def _embeddings(embeddings: np.ndarray, n: int, size: int) -> np.ndarray:
+    e = np.asarray(embeddings, dtype=np.float32)
+    if e.shape == (size,):
+        e = np.broadcast_to(e, (n, size))
+    if e.shape != (n, size):
+        raise ValueError(f"embeddings must be ({size},) or ({n}, {size}), got {e.shape}")
+    if not np.all(np.isfinite(e)):
+        raise ValueError("speaker embeddings contain NaN or infinite values")
+    return np.array(e, dtype=np.float32, copy=True)  # writable and contiguous (e may be a broadcast view)

@@ -1,0 +1,160 @@
+"""The duration-based demo synthesizer: phone front-end, model, data, training through the CLI,
+loading by file kind and the model store's fallback to the bundled demo model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from models.synthesizer.phone_model import SILENCE, PhoneSynth, PhoneSynthConfig, expand
+from models.text.phones import PAD_PHONE_ID, PHONE_TO_ID, PHONES, normalize_phone, parse_psdur, to_frames
+from toolbox.cli import main
+
+needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite is not installed")
+
+
+def test_phone_names_from_flite_and_pocketsphinx_share_one_table():
+    assert normalize_phone("ax") == "ah" and normalize_phone("AH0") == "ah"
+    assert normalize_phone("SIL") == "pau" and normalize_phone("+NSN+") == "pau"
+    assert normalize_phone("ZH") == "zh" and len(PHONES) == 40 and PAD_PHONE_ID == 40
+
+
+def test_timings_become_frames_that_add_up():
+    timings = parse_psdur("pau:0.1 pau:0.2 hh:0.26 ay:0.4 pau:0.5")
+    ids, durations = to_frames(timings, 80.0)
+    assert [PHONES[i] for i in ids] == ["pau", "hh", "ay", "pau"]  # the two leading pauses merge
+    assert durations.tolist() == [16, 5, 11, 8] and durations.sum() == 40
+    ids, durations = to_frames(timings, 80.0, n_frames=30)  # the audio is shorter: the tail is cut
+    assert durations.sum() == 30 and [PHONES[i] for i in ids] == ["pau", "hh", "ay"]
+
+
+@needs_flite
+def test_flite_gives_phones_with_times():
+    from models.text.phones import flite_phones
+
+    timings = flite_phones("Hi.")
+    assert [p for p, _, _ in timings] == ["pau", "hh", "ay", "pau"]
+    assert all(end > start for _, start, end in timings)
+    slower = flite_phones("Hi.", stretch=2.0)
+    assert slower[-1][2] == pytest.approx(2 * timings[-1][2], rel=0.05)
+
+
+def test_expand_matches_a_plain_loop():
+    durations = torch.tensor([[2, 0, 3, 1], [4, 1, 0, 0]])
+    index, features, mask = expand(durations)
+    for b in range(2):
+        frames = [(p, k, int(d)) for p, d in enumerate(durations[b].tolist()) for k in range(d)]
+        assert mask[b, 0].sum() == len(frames)
+        for t, (p, k, d) in enumerate(frames):
+            assert index[b, t] == p
+            assert features[b, 0, t].item() == pytest.approx((k + 0.5) / d)
+            assert features[b, 1, t].item() == pytest.approx(np.log1p(d) / 4)
+
+
+def test_batched_output_equals_each_item_alone():
+    torch.manual_seed(0)
+    net = PhoneSynth(PhoneSynthConfig(phone_dim=32, decoder_dim=32, encoder_layers=2, decoder_dilations=(1, 2, 4)))
+    net.eval()
+    a = (torch.tensor([3, 7, 9, 12, 0]), torch.tensor([5, 8, 3, 6, 10]))
+    b = (torch.tensor([5, 20]), torch.tensor([7, 4]))
+    speaker = torch.nn.functional.normalize(torch.randn(2, 256), dim=1)
+    phones = torch.full((2, 5), PAD_PHONE_ID)
+    durations = torch.zeros(2, 5, dtype=torch.long)
+    for i, (p, d) in enumerate((a, b)):
+        phones[i, :len(p)], durations[i, :len(d)] = p, d
+    with torch.no_grad():
+        both = net(phones, durations, speaker)["mel_post"]
+        alone_b = net(b[0][None], b[1][None], speaker[1:])["mel_post"]
+    assert both.shape == (2, 80, 32)
+    torch.testing.assert_close(both[1, :, :11], alone_b[0], atol=1e-5, rtol=1e-5)
+    assert torch.all(both[1, :, 11:] == SILENCE)  # padding is silence
+
+
+@pytest.fixture(scope="module")
+def phone_data(tmp_path_factory, published_encoder_path):
+    """A 2-speaker flite corpus (3 utterances each) made into phone data through the CLI."""
+    if shutil.which("flite") is None:
+        pytest.skip("flite is not installed")
+    root = tmp_path_factory.mktemp("phones")
+    corpus, data = root / "corpus", root / "data"
+    assert main(["corpus", str(corpus), "--speakers", "2", "--utterances", "3", "--engines", "flite"]) == 0
+    assert main(["preprocess", "phones", str(corpus), str(data), "--encoder", str(published_encoder_path)]) == 0
+    return data
+
+
+def test_preprocess_phones_writes_consistent_items(phone_data):
+    rows = [json.loads(x) for x in (phone_data / "metadata.jsonl").read_text().splitlines()]
+    assert len(rows) == 6 and {r["speaker"] for r in rows} == {"syn000", "syn001"}
+    for r in rows:
+        with np.load(phone_data / "items" / f"{r['id']}.npz") as z:
+            assert z["mel"].shape == (80, r["frames"]) and z["durations"].sum() == r["frames"]
+            assert z["phones"][0] == PHONE_TO_ID["pau"] and np.linalg.norm(z["embed"]) == pytest.approx(1, abs=1e-4)
+    # resumable: a second run skips everything
+    assert main(["preprocess", "phones", str(phone_data.parent / "corpus"), str(phone_data)]) == 0
+    assert len((phone_data / "metadata.jsonl").read_text().splitlines()) == 6
+
+
+def test_training_learns_resumes_exactly_and_loads(tmp_path, phone_data):
+    from models.synthesizer import load_synthesizer
+    from models.synthesizer.phone_synthesizer import PhoneSynthesizer
+
+    run = tmp_path / "run"
+    assert main(["train", "phones", str(run), "--data", str(phone_data), "--config", "tiny", "--steps", "30"]) == 0
+    losses = [json.loads(x)["loss"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:3])
+    # exact resume: 20 + 10 steps equal 30 straight ones
+    split = tmp_path / "split"
+    assert main(["train", "phones", str(split), "--data", str(phone_data), "--config", "tiny", "--steps", "20"]) == 0
+    assert main(["train", "phones", str(split), "--data", str(phone_data), "--resume", "--steps", "30"]) == 0
+    from safetensors.torch import load_file
+
+    straight, resumed = load_file(run / "model.safetensors"), load_file(split / "model.safetensors")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+    synth = load_synthesizer(run / "model.safetensors")
+    assert isinstance(synth, PhoneSynthesizer)
+    embed = np.zeros(256, np.float32)
+    embed[0] = 1
+    mels = synth.synthesize(["Hello there.", "A longer sentence to say."], embed)
+    for text, mel in zip(["Hello there.", "A longer sentence to say."], mels, strict=True):
+        ids, durations = synth.phones(text)
+        assert mel.shape == (80, durations.sum()) and np.all(np.abs(mel) <= 4)
+    assert mels[1].shape[1] > mels[0].shape[1]
+
+
+@needs_flite
+def test_empty_and_unspeakable_text_is_refused():
+    from models.synthesizer.phone_synthesizer import PhoneSynthesizer
+    from models.text import TextError
+
+    synth = PhoneSynthesizer(PhoneSynth(PhoneSynthConfig.tiny()))
+    with pytest.raises(TextError):
+        synth.synthesize("", np.ones(256, np.float32) / 16)
+    with pytest.raises(TextError):
+        synth.synthesize("?!", np.ones(256, np.float32) / 16)
+    mel = synth.synthesize("Ça coûte 5 €.", np.ones(256, np.float32) / 16)[0]  # transliterated, expanded
+    assert mel.shape[1] > 80
+
+
+def test_the_store_falls_back_to_the_bundled_demo_model(tmp_path):
+    from models.store import ModelStore
+    from models.synthesizer.phone_synthesizer import PhoneSynthesizer
+
+    weights = PhoneSynthesizer(PhoneSynth(PhoneSynthConfig.tiny())).save(tmp_path / "demo.safetensors")
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"schema": 1, "models": [
+        {"name": "synthesizer", "kind": "synthesizer", "filename": "synthesizer.pt", "format": "torch",
+         "size": None, "sha256": None,
+         "sources": [{"type": "huggingface", "repo_id": "x/y", "revision": "main", "filename": "synthesizer.pt"}]},
+        {"name": "demo-synthesizer", "kind": "synthesizer", "filename": "demo.safetensors", "format": "safetensors",
+         "size": weights.stat().st_size, "sha256": None, "path": "demo.safetensors"}]}))
+    store = ModelStore(cache_dir=tmp_path / "cache", manifest=manifest)
+    assert store.default("synthesizer") == weights
+    (tmp_path / "cache").mkdir()
+    published = tmp_path / "cache" / "synthesizer.pt"
+    torch.save({"model_state": {}}, published)
+    assert store.default("synthesizer") == published  # the published model wins when present
