@@ -16,7 +16,6 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: setup
-	-$(BIN)/sv2tts models download encoder
 	$(BIN)/sv2tts toolbox
 
 test: setup

@@ -50,10 +50,11 @@ class SpeakerEncoder:
 
     @classmethod
     def default(cls, device: str | torch.device = "cpu") -> SpeakerEncoder:
-        """The published encoder from the model store (raises with instructions when missing)."""
+        """The published encoder from the model store: the downloaded encoder.pt when present, else the
+        bundled safetensors copy of the same weights (raises with instructions when neither is there)."""
         from models.store import ModelStore
 
-        return cls.from_file(ModelStore().get(KIND), device)
+        return cls.from_file(ModelStore().default(KIND), device)
 
     def save(self, path: str | Path) -> Path:
         """Write the weights and config as our safetensors format."""

@@ -32,7 +32,7 @@ class PhoneTrainConfig:
     embed_noise: float = 0.02  # std of the Gaussian noise added to the unit-norm embeddings
     lr: float = 1e-3
     warmup_steps: int = 500
-    decay_steps: int = 8_000  # cosine decay to lr_floor * lr
+    decay_steps: int = 6_000  # cosine decay to lr_floor * lr (the demo model: 6000 steps)
     lr_floor: float = 0.05
     clip_grad_norm: float = 1.0
     save_every: int = 250

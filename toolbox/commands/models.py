@@ -47,14 +47,14 @@ def _store(args: argparse.Namespace) -> ModelStore:
 
 def _row(r: VerifyResult, sources: str, size: int | None) -> str:
     shown = f"{size:,}" if size is not None else "?"
-    return f"{r.name:<12} {r.status:<8} {shown:>13}  {r.path or '-'}  [{sources}]"
+    return f"{r.name:<16} {r.status:<8} {shown:>13}  {r.path or '-'}  [{sources}]"
 
 
 def _list(args: argparse.Namespace) -> int:
     store = _store(args)
     results = store.verify()
     print(f"models in {store.cache_dir} (manifest {store.manifest_path})")
-    print(f"{'NAME':<12} {'STATUS':<8} {'SIZE (bytes)':>13}  PATH  [SOURCES]")
+    print(f"{'NAME':<16} {'STATUS':<8} {'SIZE (bytes)':>13}  PATH  [SOURCES]")
     for entry, r in zip(store.entries(), results, strict=True):
         sources = ", ".join(s.type for s in entry.sources) or "bundled"
         print(_row(r, sources, r.size if r.size is not None else entry.size))
