@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from models.asr import Recognizer, RecognizerUnavailable
     from models.evaluation import equal_error_rate, word_errors
     from models.pipeline import Pipeline
+    from models.store import ModelStore
     from toolbox.cli import UserError
     from toolbox.commands.clone import load_encoder, load_synthesizer, load_vocoder
 
@@ -60,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         except RecognizerUnavailable as e:
             raise UserError(f"{e} (or pass --no-asr)") from None
     encoder = load_encoder(args.encoder)
-    pipeline = Pipeline(encoder, load_synthesizer(args.synthesizer, "auto"), load_vocoder(args.vocoder))
+    synthesizer_path = args.synthesizer or ModelStore().default("synthesizer")
+    pipeline = Pipeline(encoder, load_synthesizer(synthesizer_path, "auto"), load_vocoder(args.vocoder))
     refs = encoder.embed_files(voices)
     items, clone_embeds, clone_voice = [], [], []
     errors = n_words = 0
@@ -80,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
             clone_embeds.append(embed)
             clone_voice.append(v)
     sims = np.array([it["similarity"] for it in items])
-    report = {"voices": len(voices), "sentences": len(sentences), "clones": len(items),
+    report = {"synthesizer": str(synthesizer_path), "vocoder": type(pipeline.vocoder).__name__,
+              "voices": len(voices), "sentences": len(sentences), "clones": len(items),
               "similarity_mean": round(float(sims.mean()), 4), "similarity_min": round(float(sims.min()), 4),
               "wer": round(errors / n_words, 4) if recognizer is not None and n_words else None}
     if len(voices) > 1:  # verification: every clone against every reference voice
