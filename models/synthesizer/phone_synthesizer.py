@@ -17,6 +17,7 @@ import torch
 
 from models.checkpoint import CheckpointError, config_from_dict, load_safetensors, save_safetensors
 from models.synthesizer.phone_model import PhoneSynth, PhoneSynthConfig
+from models.synthesizer.synthesizer import speaker_embeddings
 from models.text import TextError, encode_text
 from models.text.phones import PAD_PHONE_ID, to_frames
 from models.text.phones import flite_phones as _flite_phones
@@ -91,7 +92,7 @@ class PhoneSynthesizer:
         Raises TextError (empty/unspeakable text), ValueError (bad embeddings), Cancelled.
         """
         texts = [texts] if isinstance(texts, str) else list(texts)
-        embeds = _embeddings(embeddings, len(texts), self.config.speaker_dim)
+        embeds = speaker_embeddings(embeddings, len(texts), self.config.speaker_dim)
         prepared = [self.phones(t) for t in texts]
         mels: list[np.ndarray] = []
         for b0 in range(0, len(prepared), self.batch_size):
@@ -114,13 +115,3 @@ class PhoneSynthesizer:
         mel = out["mel_post"].float().clamp(-4.0, 4.0).cpu().numpy()
         return [np.ascontiguousarray(mel[i, :, :int(d.sum())]) for i, (_, d) in enumerate(items)]
 
-
-def _embeddings(embeddings: np.ndarray, n: int, size: int) -> np.ndarray:
-    e = np.asarray(embeddings, dtype=np.float32)
-    if e.shape == (size,):
-        e = np.broadcast_to(e, (n, size))
-    if e.shape != (n, size):
-        raise ValueError(f"embeddings must be ({size},) or ({n}, {size}), got {e.shape}")
-    if not np.all(np.isfinite(e)):
-        raise ValueError("speaker embeddings contain NaN or infinite values")
-    return np.array(e, dtype=np.float32, copy=True)  # writable and contiguous (e may be a broadcast view)

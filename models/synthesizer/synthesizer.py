@@ -123,7 +123,7 @@ class Synthesizer:
             ValueError: embeddings of the wrong shape.
         """
         texts = [texts] if isinstance(texts, str) else list(texts)
-        embeds = self._embeddings(embeddings, len(texts))
+        embeds = speaker_embeddings(embeddings, len(texts), self.config.speaker_embedding_size)
         seqs = [encode_text(t).ids for t in texts]
         base = secrets.randbits(31) if seed is None else int(seed)
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths share a batch
@@ -151,17 +151,6 @@ class Synthesizer:
         log.debug("synthesized %d texts, %d frames in %.2f s", len(texts), n_frames,
                   time.perf_counter() - start)
         return (mels, aligns) if return_alignments else mels
-
-    def _embeddings(self, embeddings: np.ndarray, n: int) -> np.ndarray:
-        e = np.asarray(embeddings, dtype=np.float32)
-        size = self.config.speaker_embedding_size
-        if e.shape == (size,):
-            e = np.broadcast_to(e, (n, size))
-        if e.shape != (n, size):
-            raise ValueError(f"embeddings must be ({size},) or ({n}, {size}), got {e.shape}")
-        if not np.all(np.isfinite(e)):
-            raise ValueError("speaker embeddings contain NaN or infinite values")
-        return np.ascontiguousarray(e)
 
     def _generate(self, seqs: list[tuple[int, ...]], embeds: np.ndarray, seeds: list[int],
                   progress: Callable[[float], None], cancel: threading.Event | None):
@@ -204,3 +193,16 @@ def default_precision(device_type: str) -> str:
         log.debug("int8 decoder weights unavailable (%s); using fp32", e)
         return "fp32"
     return "int8"
+
+
+def speaker_embeddings(embeddings: np.ndarray, n: int, size: int) -> np.ndarray:
+    """(size,) for every text or (n, size) one per text -> a writable contiguous (n, size) float32 array.
+    Raises ValueError on another shape or non-finite values."""
+    e = np.asarray(embeddings, dtype=np.float32)
+    if e.shape == (size,):
+        e = np.broadcast_to(e, (n, size))
+    if e.shape != (n, size):
+        raise ValueError(f"embeddings must be ({size},) or ({n}, {size}), got {e.shape}")
+    if not np.all(np.isfinite(e)):
+        raise ValueError("speaker embeddings contain NaN or infinite values")
+    return np.array(e, dtype=np.float32, copy=True)
