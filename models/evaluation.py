@@ -1,4 +1,5 @@
-"""Evaluation metrics (kept out of the models): speaker-verification equal error rate."""
+"""Evaluation metrics (kept out of the models): speaker-verification equal error rate, word error
+rate, and summaries of pitch differences."""
 
 from __future__ import annotations
 
@@ -60,3 +61,25 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
         previous = current
     return previous[-1], len(ref)
+
+
+def pitch_summary(errors: np.ndarray, voices: list[str]) -> dict:
+    """Aggregate signed pitch differences (semitones, NaN = no pitch found) per voice and overall.
+
+    errors: (N,) clip-minus-reference differences; voices: (N,) voice of each clip. Returns
+    {"median_abs", "mean_abs", "unmeasured", "by_voice": {voice: {"median_abs", "median"}}}; the
+    signed per-voice median shows a voice made consistently higher (> 0) or lower.
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    ok = np.isfinite(errors)
+    summary: dict = {"median_abs": None, "mean_abs": None, "unmeasured": int((~ok).sum()), "by_voice": {}}
+    if ok.any():
+        summary["median_abs"] = round(float(np.median(np.abs(errors[ok]))), 3)
+        summary["mean_abs"] = round(float(np.mean(np.abs(errors[ok]))), 3)
+    names = np.asarray(voices)
+    for voice in dict.fromkeys(voices):
+        e = errors[(names == voice) & ok]
+        if e.size:
+            summary["by_voice"][voice] = {"median_abs": round(float(np.median(np.abs(e))), 3),
+                                          "median": round(float(np.median(e)), 3)}
+    return summary

@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="output .wav or .flac (16 kHz)")
     p.add_argument("--synthesizer", type=Path, help="synthesizer weights (.pt or .safetensors); "
                    "default: model store")
-    p.add_argument("--vocoder", default=None, help="'griffinlim' or WaveRNN weights (.pt or .safetensors); "
-                   "default: the store's WaveRNN, else Griffin-Lim")
+    p.add_argument("--vocoder", default=None, help="'griffinlim', a vocoder name from `sv2tts models list`, "
+                   "or weights (.pt or .safetensors); default: the store's vocoder, else Griffin-Lim")
     p.add_argument("--encoder", type=Path, help="encoder weights; default: model store")
     p.add_argument("--seed", type=int, default=None, help="seed: the same seed gives the same audio")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "int8"],
@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from models.audio import load_audio
     from models.pipeline import Pipeline, text_chunks
     from models.text import TextError
+    from models.vocoders import resolve_vocoder
     from toolbox.cli import UserError
 
     out = check_output(args.output, args.force)
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     reference = load_audio(args.voice)  # a bad reference fails before any model is loaded
     encoder = load_encoder(args.encoder)
     synthesizer = load_synthesizer(args.synthesizer, args.precision)
-    vocoder = load_vocoder(args.vocoder)
+    vocoder = resolve_vocoder(args.vocoder)
     pipeline = Pipeline(encoder, synthesizer, vocoder)
     embedding = pipeline.embed(reference)
 
@@ -157,33 +158,6 @@ def load_synthesizer(path: Path | None, precision: str):
     from models.synthesizer import load_synthesizer
 
     return load_synthesizer(path or ModelStore().default("synthesizer"), precision=precision)
-
-
-def load_vocoder(choice: str | None):
-    """'griffinlim', a WaveRNN weights path, or None: the store's WaveRNN if present, else Griffin-Lim."""
-    from models.griffinlim import GriffinLim
-    from toolbox.cli import UserError
-
-    if choice is not None and choice.lower() in ("griffinlim", "griffin-lim", "gl"):
-        return GriffinLim()
-    if choice is None:
-        from models.store import ModelStore
-
-        try:
-            path = ModelStore().path("vocoder")
-        except Exception:  # an unknown name or a broken manifest: fall back like a missing file
-            path = None
-        if path is None:
-            log.warning("no WaveRNN vocoder installed (see `sv2tts models`); using Griffin-Lim")
-            return GriffinLim()
-    else:
-        path = Path(choice)
-    try:
-        from models.vocoder import WaveRNNVocoder
-    except ImportError:
-        raise UserError("the WaveRNN vocoder is not available in this build; "
-                        "use --vocoder griffinlim") from None
-    return WaveRNNVocoder.from_file(path)
 
 
 def write_audio(path: Path, chunks, sample_rate: int) -> float:

@@ -1,16 +1,30 @@
-"""`sv2tts eval --voices ... --sentences FILE`: clone every sentence in every voice and report word
-error rate (offline recognizer), speaker similarity to the reference and speaker-verification EER."""
+"""`sv2tts eval`: measure voice cloning or a vocoder, as JSON.
+
+* `sv2tts eval --voices REF... [--sentences FILE]` clones every sentence in every voice and reports,
+  per vocoder, word error rate (offline recognizer), speaker similarity to the reference, speaker-
+  verification EER, predicted MOS (DNSMOS P.808 and P.835) and the pitch difference to the reference.
+* `sv2tts eval --resynth [--voices REF...] [--limit N]` vocodes the references' own real mels with each
+  vocoder (no synthesizer: the vocoder's ceiling) and reports similarity, MOS and pitch against the
+  originals. Default references: the 100 LibriSpeech test-other utterances of ../shared.
+
+`--vocoder` may be repeated to measure several vocoders in one run (e.g. `--vocoder griffinlim
+--vocoder new.safetensors`); each choice is resolved as `sv2tts clone` does (models.vocoders).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from models.audio import AUDIO_SUFFIXES
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SENTENCES = [
     "The little boat drifted slowly toward the quiet harbor.",
@@ -18,17 +32,30 @@ DEFAULT_SENTENCES = [
     "She found seven old coins buried under the garden wall.",
     "A cold wind blew across the open field all night.",
 ]
+DEFAULT_RESYNTH_SET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "librispeech" / "test-other"
+MIN_COMPARABLE = 30  # fewer utterances than this: a warning that the means are noisy
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="clone voices and report WER, speaker similarity and EER (JSON)")
-    p.add_argument("--voices", nargs="+", type=Path, required=True, help="reference audio files or folders")
+    p = sub.add_parser("eval", help="clone voices (or --resynth real mels) and report WER, similarity, EER, "
+                                    "MOS and pitch (JSON)")
+    p.add_argument("--voices", nargs="+", type=Path,
+                   help="reference audio files or folders (required unless --resynth; one voice per folder "
+                        f"with --resynth, default {DEFAULT_RESYNTH_SET})")
+    p.add_argument("--resynth", action="store_true",
+                   help="vocode the references' own mels and compare with the originals (no synthesizer)")
+    p.add_argument("--limit", type=int, metavar="N",
+                   help="use N of the references, taken in turn from each voice (>= 30 recommended)")
     p.add_argument("--sentences", type=Path, help="UTF-8 text file, one sentence per line (default: built in)")
     p.add_argument("--synthesizer", type=Path, help="synthesizer weights (default: model store)")
-    p.add_argument("--vocoder", help="'griffinlim' or WaveRNN weights (default: model store, else Griffin-Lim)")
+    p.add_argument("--vocoder", action="append", metavar="NAME|PATH",
+                   help="'griffinlim', a vocoder name from `sv2tts models list` or weights; repeat to compare "
+                        "several in one run (default: the store's vocoder, else Griffin-Lim)")
     p.add_argument("--encoder", type=Path, help="encoder weights for embedding and similarity (default: published)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-asr", action="store_true", help="skip speech recognition (no WER)")
+    p.add_argument("--no-mos", action="store_true", help="skip predicted MOS (DNSMOS)")
+    p.add_argument("--no-pitch", action="store_true", help="skip the pitch comparison")
     p.add_argument("-o", "--output", type=Path, help="also write the JSON report here")
     p.set_defaults(func=run)
 
@@ -40,17 +67,98 @@ def voice_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+def take_in_turn(files: list[Path], limit: int | None) -> list[Path]:
+    """The first `limit` files taking one from each voice (parent folder) in turn; all when None."""
+    if limit is None or limit >= len(files):
+        return files
+    by_voice: dict[Path, list[Path]] = defaultdict(list)
+    for f in files:
+        by_voice[f.parent].append(f)
+    queues = list(by_voice.values())
+    chosen: list[Path] = []
+    for i in range(max(map(len, queues))):
+        chosen += [q[i] for q in queues if i < len(q)]
+    return sorted(chosen[:limit], key=files.index)
+
+
 def run(args: argparse.Namespace) -> int:
+    from models.encoder import SpeakerEncoder
+    from models.vocoders import resolve_vocoder, vocoder_label
+    from toolbox.cli import UserError
+
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1 (got {args.limit})")
+    if args.voices is None and not args.resynth:
+        raise UserError("--voices is required (reference audio files or folders), except with --resynth")
+    if args.voices is None and not DEFAULT_RESYNTH_SET.is_dir():
+        raise UserError(f"no default references at {DEFAULT_RESYNTH_SET}; pass --voices FILES_OR_FOLDERS")
+    voices = take_in_turn(voice_files(args.voices or [DEFAULT_RESYNTH_SET]), args.limit)
+    if not voices:
+        raise UserError("no reference audio found in --voices")
+    if args.resynth and len(voices) < MIN_COMPARABLE:
+        log.warning("%d utterances: means over fewer than %d are noisy", len(voices), MIN_COMPARABLE)
+    mos = _mos(args.no_mos)
+    if not args.no_pitch:
+        _check_pitch()
+    choices = args.vocoder or [None]
+    vocoders = {}
+    for choice in choices:
+        vocoder = resolve_vocoder(choice)
+        vocoders[vocoder_label(choice, vocoder)] = vocoder
+    encoder = SpeakerEncoder.from_file(args.encoder) if args.encoder else SpeakerEncoder.default()
+    if args.resynth:
+        report = _resynth(voices, vocoders, encoder, mos, args)
+    else:
+        report = _clones(voices, vocoders, encoder, mos, args)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.output:
+        args.output.write_text(text)
+    return 0
+
+
+def _mos(skip: bool):
+    if skip:
+        return None
+    from models.naturalness import Dnsmos, MosUnavailable
+    from toolbox.cli import UserError
+
+    try:
+        return Dnsmos()
+    except MosUnavailable as e:
+        raise UserError(f"{e} (or pass --no-mos)") from None
+
+
+def _check_pitch() -> None:
+    from models.pitch import PitchUnavailable, voiced_f0
+    from toolbox.cli import UserError
+
+    try:
+        voiced_f0(np.zeros(1600, dtype=np.float32))
+    except PitchUnavailable as e:
+        raise UserError(f"{e} (or pass --no-pitch)") from None
+
+
+def _resynth(files: list[Path], vocoders: dict, encoder, mos, args: argparse.Namespace) -> dict:
+    from models.resynthesis import evaluate, prepare_reference
+
+    references = []
+    for i, path in enumerate(files):
+        print(f"eval: preparing {i + 1}/{len(files)} {path.name}", file=sys.stderr)
+        references.append(prepare_reference(path))
+    report = evaluate(references, vocoders, encoder, mos=mos, pitch=not args.no_pitch, seed=args.seed,
+                      progress=lambda message: print(f"eval: {message}", file=sys.stderr))
+    return {"encoder": str(args.encoder or "default"), **report}
+
+
+def _clones(voices: list[Path], vocoders: dict, encoder, mos, args: argparse.Namespace) -> dict:
     from models.asr import Recognizer, RecognizerUnavailable
-    from models.evaluation import equal_error_rate, word_errors
+    from models.audio import load_audio
     from models.pipeline import Pipeline
     from models.store import ModelStore
     from toolbox.cli import UserError
-    from toolbox.commands.clone import load_encoder, load_synthesizer, load_vocoder
+    from toolbox.commands.clone import load_synthesizer
 
-    voices = voice_files(args.voices)
-    if not voices:
-        raise UserError("no reference audio found in --voices")
     sentences = DEFAULT_SENTENCES
     if args.sentences:
         sentences = [s.strip() for s in args.sentences.read_text(encoding="utf-8").splitlines() if s.strip()]
@@ -60,17 +168,35 @@ def run(args: argparse.Namespace) -> int:
             recognizer = Recognizer()
         except RecognizerUnavailable as e:
             raise UserError(f"{e} (or pass --no-asr)") from None
-    encoder = load_encoder(args.encoder)
     synthesizer_path = args.synthesizer or ModelStore().default("synthesizer")
-    pipeline = Pipeline(encoder, load_synthesizer(synthesizer_path, "auto"), load_vocoder(args.vocoder))
+    synthesizer = load_synthesizer(synthesizer_path, "auto")
     refs = encoder.embed_files(voices)
-    items, clone_embeds, clone_voice = [], [], []
+    ref_f0 = None
+    if not args.no_pitch:
+        from models.pitch import median_f0
+
+        ref_f0 = [median_f0(load_audio(v)) for v in voices]
+    runs = []
+    for label, vocoder in vocoders.items():
+        pipeline = Pipeline(encoder, synthesizer, vocoder)
+        runs.append(_clone_run(label, pipeline, voices, sentences, refs, ref_f0, recognizer, mos, args.seed))
+    return {"mode": "clone", "synthesizer": str(synthesizer_path), "voices": len(voices),
+            "sentences": len(sentences), "runs": runs}
+
+
+def _clone_run(label: str, pipeline, voices: list[Path], sentences: list[str], refs: np.ndarray,
+               ref_f0: list[float] | None, recognizer, mos, seed: int) -> dict:
+    from models.evaluation import equal_error_rate, pitch_summary, word_errors
+    from models.naturalness import mean_scores
+    from models.pitch import median_f0, semitones
+
+    items, clone_embeds, clone_voice, scores, pitch_errors = [], [], [], [], []
     errors = n_words = 0
     for v, voice in enumerate(voices):
         for s, sentence in enumerate(sentences):
-            print(f"eval: voice {v + 1}/{len(voices)}, sentence {s + 1}/{len(sentences)}", file=sys.stderr)
-            wav = pipeline.clone(sentence, refs[v], seed=args.seed + s)
-            embed = encoder.embed_utterance(wav)
+            print(f"eval: {label}: voice {v + 1}/{len(voices)}, sentence {s + 1}/{len(sentences)}", file=sys.stderr)
+            wav = pipeline.clone(sentence, refs[v], seed=seed + s)
+            embed = pipeline.encoder.embed_utterance(wav)
             item = {"voice": str(voice), "sentence": sentence, "seconds": round(len(wav) / 16_000, 2),
                     "similarity": round(float(embed @ refs[v]), 4)}
             if recognizer is not None:
@@ -78,21 +204,26 @@ def run(args: argparse.Namespace) -> int:
                 e, n = word_errors(sentence, hyp)
                 errors, n_words = errors + e, n_words + n
                 item.update(hypothesis=hyp, wer=round(e / max(n, 1), 4))
+            if mos is not None:
+                scores.append(mos.score(wav))
+                item["mos"] = scores[-1].rounded()
+            if ref_f0 is not None:
+                pitch_errors.append(semitones(median_f0(wav), ref_f0[v]))
+                item["pitch_error"] = round(pitch_errors[-1], 3) if np.isfinite(pitch_errors[-1]) else None
             items.append(item)
             clone_embeds.append(embed)
             clone_voice.append(v)
     sims = np.array([it["similarity"] for it in items])
-    report = {"synthesizer": str(synthesizer_path), "vocoder": type(pipeline.vocoder).__name__,
-              "voices": len(voices), "sentences": len(sentences), "clones": len(items),
-              "similarity_mean": round(float(sims.mean()), 4), "similarity_min": round(float(sims.min()), 4),
-              "wer": round(errors / n_words, 4) if recognizer is not None and n_words else None}
+    run = {"vocoder": label, "clones": len(items),
+           "similarity_mean": round(float(sims.mean()), 4), "similarity_min": round(float(sims.min()), 4),
+           "wer": round(errors / n_words, 4) if recognizer is not None and n_words else None}
     if len(voices) > 1:  # verification: every clone against every reference voice
-        scores = np.stack(clone_embeds) @ refs.T  # (clones, voices)
+        scores_matrix = np.stack(clone_embeds) @ refs.T  # (clones, voices)
         labels = np.arange(len(voices))[None, :] == np.array(clone_voice)[:, None]
-        report["eer"] = round(equal_error_rate(scores.ravel(), labels.ravel()), 4)
-    report["items"] = items
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text)
-    return 0
+        run["eer"] = round(equal_error_rate(scores_matrix.ravel(), labels.ravel()), 4)
+    if mos is not None:
+        run["mos"] = mean_scores(scores)
+    if ref_f0 is not None:
+        run["pitch_error_semitones"] = pitch_summary(np.array(pitch_errors), [str(voices[v]) for v in clone_voice])
+    run["items"] = items
+    return run

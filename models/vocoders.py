@@ -1,0 +1,60 @@
+"""Which vocoder a user means: the one resolution shared by `sv2tts clone`, `sv2tts eval` and the API.
+
+A choice is "griffinlim" (also "griffin-lim", "gl"), the name of a vocoder in the model store
+(`sv2tts models list`), a weights file, or None: the store's default vocoder (the published WaveRNN
+when downloaded, else the first bundled vocoder in manifest order), else Griffin-Lim.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from models.checkpoint import CheckpointError
+from models.vocoding import Vocoder
+
+log = logging.getLogger(__name__)
+
+GRIFFIN_LIM_NAMES = ("griffinlim", "griffin-lim", "gl")
+
+
+def resolve_vocoder(choice: str | None, store=None) -> Vocoder:
+    """Load the vocoder `choice` names (see the module docstring). `store`: a ModelStore (default: the
+    user's). Raises CheckpointError (one line for the user) for a missing or unusable file."""
+    from models.griffinlim import GriffinLim
+
+    if choice is not None and choice.lower() in GRIFFIN_LIM_NAMES:
+        return GriffinLim()
+    if store is None:
+        from models.store import ModelStore
+
+        store = ModelStore()
+    if choice is None:
+        try:
+            path = store.default("vocoder")
+        except CheckpointError:  # nothing of kind vocoder present (or a broken manifest)
+            log.warning("no neural vocoder installed (see `sv2tts models`); using Griffin-Lim")
+            return GriffinLim()
+    elif choice in {e.name for e in store.entries() if e.kind == "vocoder"} and not Path(choice).is_file():
+        path = store.get(choice)
+    else:
+        path = Path(choice)
+        if not path.is_file():
+            names = ", ".join(["griffinlim"] + [e.name for e in store.entries() if e.kind == "vocoder"])
+            raise CheckpointError(f"{choice}: no such vocoder file or name (names: {names})")
+    return load_vocoder_file(path)
+
+
+def load_vocoder_file(path: Path) -> Vocoder:
+    """A vocoder from its weights file, by file kind: the one place where vocoder kinds are told apart."""
+    try:
+        from models.vocoder import WaveRNNVocoder
+    except ImportError:
+        raise CheckpointError(f"{path}: the WaveRNN vocoder is not available in this build; "
+                              "use --vocoder griffinlim") from None
+    return WaveRNNVocoder.from_file(path)
+
+
+def vocoder_label(choice: str | None, vocoder: Vocoder) -> str:
+    """How reports name a resolved vocoder: the user's choice, or 'default (ClassName)'."""
+    return choice if choice is not None else f"default ({type(vocoder).__name__})"
