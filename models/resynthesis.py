@@ -64,15 +64,18 @@ def evaluate(references: Sequence[Reference], vocoders: dict[str, Vocoder], enco
     """
     voices = [r.voice for r in references]
     original_embeds = encoder.embed_utterances([r.wav for r in references])  # (N, 256)
-    original_f0 = np.array([median_f0(r.wav) for r in references]) if pitch else None
-    original_mos = [mos.score(r.wav) for r in references] if mos is not None else []
-    originals = []
+    original_f0 = np.full(len(references), np.nan) if pitch else None
+    original_mos, originals = [], []
     for i, r in enumerate(references):
+        if progress is not None:
+            progress(f"originals: {i + 1}/{len(references)} {r.path.name}")
         item: dict = {"file": str(r.path), "voice": r.voice, "seconds": round(len(r.wav) / audio.SAMPLE_RATE, 2)}
         if original_f0 is not None:
+            original_f0[i] = median_f0(r.wav)
             item["f0"] = _hz(original_f0[i])
-        if original_mos:
-            item["mos"] = original_mos[i].rounded()
+        if mos is not None:
+            original_mos.append(mos.score(r.wav))
+            item["mos"] = original_mos[-1].rounded()
         originals.append(item)
     report: dict = {"mode": "resynthesis", "utterances": len(references), "voices": len(set(voices)),
                     "original": {"mos": mean_scores(original_mos),

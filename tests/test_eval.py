@@ -58,7 +58,66 @@ def test_eval_command_reports_json(tmp_path, librispeech, published_encoder_path
     assert main(["eval", "--voices", *map(str, voices), "--sentences", str(sentences), "--synthesizer", str(synth),
                  "--vocoder", "griffinlim", "--encoder", str(published_encoder_path), "-o", str(out)]) == 0
     report = json.loads(out.read_text())
-    assert report["voices"] == 2 and report["clones"] == 2 and len(report["items"]) == 2
-    assert 0 <= report["wer"] and -1 <= report["similarity_min"] <= report["similarity_mean"] <= 1
-    assert 0 <= report["eer"] <= 1
-    assert {"voice", "sentence", "hypothesis", "wer", "similarity", "seconds"} <= set(report["items"][0])
+    assert report["mode"] == "clone" and report["voices"] == 2 and len(report["runs"]) == 1
+    run = report["runs"][0]
+    assert run["vocoder"] == "griffinlim" and run["clones"] == 2 and len(run["items"]) == 2
+    assert 0 <= run["wer"] and -1 <= run["similarity_min"] <= run["similarity_mean"] <= 1
+    assert 0 <= run["eer"] <= 1
+    assert {"voice", "sentence", "hypothesis", "wer", "similarity", "seconds", "mos", "pitch_error"} <= set(
+        run["items"][0])
+    assert set(run["mos"]) == {"p808", "sig", "bak", "ovrl"} and all(1 <= v <= 5 for v in run["mos"].values())
+    assert {"median_abs", "mean_abs", "unmeasured", "by_voice"} == set(run["pitch_error_semitones"])
+
+
+def resynth_clips(librispeech):
+    """Two short test-other utterances of two readers."""
+    return [librispeech / "test-other" / "1998" / "1998-15444-0007.flac",
+            librispeech / "test-other" / "367" / "367-130732-0008.flac"]
+
+
+def test_eval_resynth_measures_griffin_lim_against_the_originals(tmp_path, librispeech):
+    pytest.importorskip("speechmos", reason="the eval extra (speechmos, onnxruntime) is not installed")
+    pytest.importorskip("parselmouth", reason="the eval extra (praat-parselmouth) is not installed")
+    out = tmp_path / "resynth.json"
+    clips = resynth_clips(librispeech)
+    # The same vocoder twice under two names: two runs, and the same seeds give the same numbers.
+    assert main(["eval", "--resynth", "--voices", *map(str, clips), "--vocoder", "griffinlim", "--vocoder", "gl",
+                 "-o", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["mode"] == "resynthesis" and report["utterances"] == 2 and report["voices"] == 2
+    assert [r["vocoder"] for r in report["runs"]] == ["griffinlim", "gl"]
+    gl, again = report["runs"]
+    assert gl["similarity_mean"] == again["similarity_mean"] and gl["mos"] == again["mos"]
+    # Griffin-Lim keeps much of the voice but not all of it, pitch almost exactly, and costs naturalness.
+    assert 0.55 < gl["similarity_min"] <= gl["similarity_mean"] < 0.95
+    assert gl["similarity_mean"] > gl["other_voice_similarity_mean"] + 0.15
+    assert gl["pitch_error_semitones"]["median_abs"] < 1.0
+    assert set(gl["pitch_error_semitones"]["by_voice"]) == {"1998", "367"}
+    original = report["original"]["mos"]
+    assert gl["mos"]["p808"] < original["p808"] and gl["mos_change"]["p808"] == pytest.approx(
+        gl["mos"]["p808"] - original["p808"], abs=2e-3)
+    assert [o["file"] for o in report["originals"]] == list(map(str, clips))
+    assert all(100 < o["f0"] < 300 and 1 <= o["mos"]["p808"] <= 5 for o in report["originals"])
+    assert [len(r["items"]) for r in report["runs"]] == [2, 2]
+
+
+def test_eval_resynth_limit_takes_readers_in_turn(tmp_path, librispeech, capsys):
+    out = tmp_path / "r.json"
+    folders = [librispeech / "test-other" / "1998", librispeech / "test-other" / "367"]
+    assert main(["eval", "--resynth", "--voices", *map(str, folders), "--limit", "2", "--no-mos", "--no-pitch",
+                 "--vocoder", "griffinlim", "-o", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [o["voice"] for o in report["originals"]] == ["1998", "367"]
+    assert "mos" not in report["runs"][0] and "pitch_error_semitones" not in report["runs"][0]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["eval"], "--voices is required (reference audio files or folders), except with --resynth"),
+    (["eval", "--resynth", "--limit", "0"], "--limit must be at least 1 (got 0)"),
+    (["eval", "--resynth", "--voices", "/nonexistent/x.wav", "--no-mos", "--no-pitch", "--vocoder", "gl"],
+     "/nonexistent/x.wav: no such file"),
+])
+def test_eval_bad_input_is_one_line(argv, message, capsys):
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"sv2tts eval: error: {message}"
