@@ -104,7 +104,10 @@ def _run(label: str, references: Sequence[Reference], wavs: list[np.ndarray], se
     audio_seconds = sum(len(w) for w in wavs) / audio.SAMPLE_RATE
     run: dict = {"vocoder": label, "similarity_mean": round(float(sims.mean()), 4),
                  "similarity_min": round(float(sims.min()), 4),
-                 "other_voice_similarity_mean": _other_voice_mean(embeds, original_embeds, voices),
+                 # Voices pulled together: resynthesis vs the originals of other voices, and among themselves
+                 # (compare with the originals' own "other_voice_similarity_mean").
+                 "other_voice_similarity_to_originals": _other_voice_mean(embeds, original_embeds, voices),
+                 "other_voice_similarity_among_resynth": _other_voice_mean(embeds, embeds, voices),
                  "real_time_factor": round(seconds / max(audio_seconds, 1e-9), 4)}
     items = [{"file": str(r.path), "voice": r.voice, "similarity": round(float(s), 4)}
              for r, s in zip(references, sims, strict=True)]
