@@ -5,8 +5,8 @@ The tracker is Praat's autocorrelation method (Boersma 1993) through parselmouth
 and 1.5 x the third quartile of the first, which removes most octave jumps. The floor of 75 Hz keeps
 50/60 Hz mains hum (present in some LibriSpeech test-other readers) out of the range. Measured on
 34 test-other utterances: median difference 0.4 semitone to librosa.pyin (75-600 Hz) at ~0.1 s per
-clip instead of ~1.6 s; where the two differ by more than a semitone (11 clips), librosa.yin sides
-with this tracker, not with pyin.
+clip instead of ~1.6 s; where the two differ by more than a semitone (11 clips), librosa.yin is
+closer to this tracker than to pyin in all but one.
 """
 
 from __future__ import annotations
