@@ -53,6 +53,8 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         AudioError: the file is missing, unreadable, empty, or needs ffmpeg that is not installed.
     """
     path = Path(path)
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
     if not path.is_file():
         raise AudioError(f"{path}: no such file")
     if path.suffix.lower() in FFMPEG_SUFFIXES:

@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from models.audio import SAMPLE_RATE, load_audio
+from models.guard import check_embedding, check_finite
 from models.text import TextError, encode_text, split_text
 from models.vocoding import Progress, Vocoder, check_cancel
 
@@ -45,15 +46,22 @@ class Pipeline:
     def sample_rate(self) -> int:
         return self.vocoder.sample_rate
 
-    def embed(self, reference: np.ndarray | str | Path) -> np.ndarray:
-        """reference: a 16 kHz float waveform (L,) or an audio file. Returns a (256,) embedding."""
+    def embed(self, reference: np.ndarray | str | Path, source: str | None = None) -> np.ndarray:
+        """reference: a 16 kHz float waveform (L,) or an audio file (`source` names it in messages).
+        Returns a (256,) embedding. Raises NonFiniteError (naming the encoder file) on NaN or zero."""
         if self.encoder is None:
             raise RuntimeError("this pipeline has no speaker encoder; pass embeddings directly")
         if isinstance(reference, (str, Path)):
+            source = source or str(reference)
             wav = load_audio(reference)
         else:
             wav = np.asarray(reference, dtype=np.float32)
-        return np.asarray(self.encoder.embed_utterance(wav), dtype=np.float32)
+        embedding = np.asarray(self.encoder.embed_utterance(wav), dtype=np.float32)
+        return check_embedding(embedding, _source(self.encoder, "the speaker encoder"), source)
+
+    def _checked(self, wav: np.ndarray) -> np.ndarray:
+        """Vocoder output, refused (NonFiniteError naming the vocoder file) when not finite."""
+        return check_finite(wav, "audio", _source(self.vocoder, "the vocoder"))
 
     def split(self, text: str) -> list[str]:
         """Chunks of `text` to synthesize one by one (see :func:`text_chunks`)."""
@@ -72,7 +80,7 @@ class Pipeline:
         out = []
         for i, mel in enumerate(mels):
             check_cancel(cancel, "vocoding")
-            out.append(self.vocoder.vocode(mel, seed=_offset(seed, i), cancel=cancel))
+            out.append(self._checked(self.vocoder.vocode(mel, seed=_offset(seed, i), cancel=cancel)))
             if progress is not None:
                 progress((i + 1) / len(mels), f"vocoded {i + 1}/{len(mels)}")
         return out
@@ -99,7 +107,7 @@ class Pipeline:
             for j, mel in enumerate(mels):
                 i = start + j
                 check_cancel(cancel, "voice cloning")
-                wav = self.vocoder.vocode(mel, seed=_offset(seed, i), cancel=cancel)
+                wav = self._checked(self.vocoder.vocode(mel, seed=_offset(seed, i), cancel=cancel))
                 if progress is not None:
                     progress((start + 0.8 * len(group) + 0.2 * (j + 1)) / n, f"sentence {i + 1}/{n}")
                 yield wav if i == 0 else np.concatenate([silence, wav])
@@ -131,9 +139,15 @@ class Pipeline:
             # player can estimate the time left (see toolbox.audio_io.StartGate).
             vocoding = None if progress is None else _scaled(progress, (i + STREAM_SYNTH_SHARE) / n,
                                                              (1 - STREAM_SYNTH_SHARE) / n, f"sentence {i + 1}/{n}")
-            yield from self.vocoder.stream(mel, seed=_offset(seed, i), progress=vocoding, cancel=cancel)
+            for part in self.vocoder.stream(mel, seed=_offset(seed, i), progress=vocoding, cancel=cancel):
+                yield self._checked(part)
         if progress is not None:
             progress(1.0, "done")
+
+
+def _source(model: object, default: str) -> str:
+    """The weights file a model was loaded from (its `source`), for error messages."""
+    return str(getattr(model, "source", None) or default)
 
 
 def text_chunks(text: str, target_words: int = 20, max_words: int = 25) -> list[str]:

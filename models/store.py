@@ -138,6 +138,31 @@ class ModelStore:
                 return p
         return None
 
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    def installed(self, name: str) -> Path | None:
+        """The verified local file of `name`, or None when no file is there.
+
+        Raises:
+            ModelMissingError: a file is there but bad (corrupt, truncated, wrong hash): it is
+                reported, never silently skipped in favour of another model.
+        """
+        entry = self.entry(name)
+        bad = None
+        for p in self.candidates(name):
+            if not p.is_file():
+                continue
+            problem = self._problem(entry, p)
+            if problem is None:
+                return p
+            bad = bad or (p, problem)
+        if bad is None:
+            return None
+        p, problem = bad
+        raise ModelMissingError(f"the {name} model file {p} is unusable ({problem}); delete it, or "
+                                f"{entry.how_to_get()}")
+
     def get(self, name: str, download: bool = False) -> Path:
         """The verified file of `name`. When absent: downloads it if `download`, else ModelMissingError."""
         found = self.path(name)
@@ -161,7 +186,7 @@ class ModelStore:
         models). Raises ModelMissingError (about the published model) when there is none."""
         ordered = sorted((e for e in self.entries() if e.kind == kind), key=lambda e: e.name != kind)
         for entry in ordered:
-            found = self.path(entry.name)
+            found = self.installed(entry.name)  # a present but corrupt model is an error
             if found is not None:
                 if entry.name != kind:
                     log.info("the published %s is not downloaded; using %s", kind, entry.name)

@@ -14,6 +14,7 @@ from models.checkpoint import load_strict, read_weights, save_safetensors
 from models.encoder.config import EncoderConfig
 from models.encoder.model import SpeakerEncoderNet
 from models.encoder.partials import pad_for_partials, partial_slices
+from models.guard import check_embedding
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +28,12 @@ class SpeakerEncoder:
     Several instances may coexist; each owns its network. Use `from_file` or `default`.
     """
 
-    def __init__(self, net: SpeakerEncoderNet, batch_partials: int = 256) -> None:
+    def __init__(self, net: SpeakerEncoderNet, batch_partials: int = 256,
+                 source: str = "the speaker encoder") -> None:
         self.net = net.eval()
         self.config = net.config
         self.batch_partials = batch_partials
+        self.source = source  # the weights file, named when its output is not finite
 
     # -- construction ------------------------------------------------------------------------------
     @classmethod
@@ -46,7 +49,7 @@ class SpeakerEncoder:
         log.info("loaded encoder %s (trained %s steps)", path.name, ckpt.get("step", "?"))
         net = SpeakerEncoderNet(config)
         load_strict(net, state, path, "speaker encoder")
-        return cls(net.to(device))
+        return cls(net.to(device), source=str(path))
 
     @classmethod
     def default(cls, device: str | torch.device = "cpu") -> SpeakerEncoder:
@@ -110,6 +113,7 @@ class SpeakerEncoder:
             for i in dict.fromkeys(owners):
                 n = counts[i]
                 mean = parts[offset:offset + n].mean(axis=0)
+                check_embedding(mean, self.source, sources[i])  # damaged weights: NaN or zero
                 out[i] = mean / np.linalg.norm(mean)
                 offset += n
             pending.clear()

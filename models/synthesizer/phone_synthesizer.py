@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from models.checkpoint import CheckpointError, config_from_dict, load_safetensors, save_safetensors
+from models.guard import check_finite
 from models.synthesizer.phone_model import PhoneSynth, PhoneSynthConfig
 from models.synthesizer.synthesizer import speaker_embeddings
 from models.text import TextError, encode_text
@@ -42,6 +43,7 @@ class PhoneSynthesizer:
 
     sample_rate = 16_000
     hop_length = 200
+    source = "the synthesizer"  # the weights file (set by from_file), named when a mel is not finite
 
     def __init__(self, model: PhoneSynth, device: str | torch.device = "cpu", batch_size: int = 8,
                  speed: float = DEFAULT_SPEED) -> None:
@@ -72,7 +74,9 @@ class PhoneSynthesizer:
         except RuntimeError as e:
             raise CheckpointError(f"{path}: the weights do not fit the phone synthesizer layout ({e})") from None
         log.info("loaded phone synthesizer %s (step %s)", path, meta.get("step", "?"))
-        return cls(model, **kwargs)
+        synth = cls(model, **kwargs)
+        synth.source = str(path)
+        return synth
 
     def save(self, path: str | Path) -> Path:
         return save_safetensors(path, self.model.state_dict(), KIND, self.config)
@@ -99,6 +103,8 @@ class PhoneSynthesizer:
             check_cancel(cancel, "synthesis")
             chunk = prepared[b0:b0 + self.batch_size]
             mels += self._generate(chunk, embeds[b0:b0 + len(chunk)])
+            for mel, text in zip(mels[b0:], texts[b0:b0 + len(chunk)], strict=True):
+                check_finite(mel, "mel", self.source, repr(text[:40]))
             if progress is not None:
                 progress(len(mels) / len(prepared), "synthesizing")
         return mels

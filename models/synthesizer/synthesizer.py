@@ -21,6 +21,7 @@ from models.checkpoint import (
     model_state_of,
     save_safetensors,
 )
+from models.guard import check_finite
 from models.synthesizer.config import TacotronConfig
 from models.synthesizer.tacotron import PRECISIONS, Tacotron
 from models.text import PAD_ID, encode_text
@@ -41,6 +42,7 @@ class Synthesizer:
 
     sample_rate = 16_000
     hop_length = 200
+    source = "the synthesizer"  # the weights file (set by from_file), named when a mel is not finite
 
     def __init__(self, model: Tacotron, precision: str = "auto", batch_size: int = 16,
                  device: str | torch.device = "cpu") -> None:
@@ -98,7 +100,9 @@ class Synthesizer:
         step = int(state["step"][0]) if "step" in state else 0
         log.info("loaded synthesizer %s (step %d, r = %d, %.1f M parameters)", path, step, model.r,
                  model.num_params() / 1e6)
-        return cls(model, **kwargs)
+        synth = cls(model, **kwargs)
+        synth.source = str(path)
+        return synth
 
     def save(self, path: str | Path) -> Path:
         """Write shippable weights + config as .safetensors."""
@@ -147,6 +151,8 @@ class Synthesizer:
             done_chars += batch_chars
             if progress is not None:
                 progress(done_chars / total_chars, "synthesizing")
+        for mel, text in zip(mels, texts, strict=True):
+            check_finite(mel, "mel", self.source, repr(text[:40]))
         n_frames = sum(m.shape[1] for m in mels)
         log.debug("synthesized %d texts, %d frames in %.2f s", len(texts), n_frames,
                   time.perf_counter() - start)

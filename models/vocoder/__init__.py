@@ -88,7 +88,9 @@ class WaveRNNVocoder:
         net = WaveRNN(config)
         load_strict(net, state, path, "WaveRNN vocoder")
         log.info("loaded vocoder %s (trained %d steps)", path.name, int(net.step.item()))
-        return cls(net, **kwargs)
+        vocoder = cls(net, **kwargs)
+        vocoder.source = str(path)  # named when its output is not finite (models.guard)
+        return vocoder
 
     def save(self, path: str | Path) -> Path:
         """Write the weights and config as our safetensors format."""

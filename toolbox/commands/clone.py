@@ -7,11 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
+from toolbox.commands.argtypes import seed_type
 
 log = logging.getLogger(__name__)
-
-OUTPUT_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16")}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,13 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     text = p.add_mutually_exclusive_group(required=True)
     text.add_argument("--text", help="the text to say")
     text.add_argument("--text-file", type=Path, help="a UTF-8 text file to say")
-    p.add_argument("-o", "--output", type=Path, required=True, help="output .wav or .flac (16 kHz)")
+    p.add_argument("-o", "--output", required=True, help="output .wav or .flac (16 kHz)")
     p.add_argument("--synthesizer", type=Path, help="synthesizer weights (.pt or .safetensors); "
                    "default: model store")
     p.add_argument("--vocoder", default=None, help="'griffinlim', a vocoder name from `sv2tts models list`, "
                    "or weights (.pt or .safetensors); default: the store's vocoder, else Griffin-Lim")
     p.add_argument("--encoder", type=Path, help="encoder weights; default: model store")
-    p.add_argument("--seed", type=int, default=None, help="seed: the same seed gives the same audio")
+    p.add_argument("--seed", type=seed_type, default=None, help="seed: the same seed gives the same audio")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "int8"],
                    help="synthesizer decoder weights at inference (auto: fastest exact-enough)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
@@ -38,53 +36,57 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from models.audio import load_audio
     from models.pipeline import Pipeline, text_chunks
+    from models.quality import warn_reference, warn_text
     from models.text import TextError
     from models.vocoders import resolve_vocoder
     from toolbox.cli import UserError
+    from toolbox.outputs import AUDIO_BYTES_PER_SECOND, AUDIO_FORMATS, prepare_output, write_audio
 
-    out = check_output(args.output, args.force)
     text = read_text(args)
-    try:
-        chunks = text_chunks(text)  # validate the text before loading any model
-    except TextError as e:
-        raise UserError(str(e)) from None
+    estimate = int(AUDIO_BYTES_PER_SECOND * (2.0 + 0.2 * len(text)))  # ~15 characters/s, with slack
+    with prepare_output(args.output, tuple(AUDIO_FORMATS), args.force, estimate) as out:
+        try:
+            chunks = text_chunks(text)  # validate the text before loading any model
+        except TextError as e:
+            raise UserError(str(e)) from None
+        warn_text(text)
+        reference = load_audio(args.voice)  # a bad reference fails before any model is loaded
+        warn_reference(reference, str(args.voice))
+        encoder = load_encoder(args.encoder)
+        synthesizer = load_synthesizer(args.synthesizer, args.precision)
+        vocoder = resolve_vocoder(args.vocoder)
+        pipeline = Pipeline(encoder, synthesizer, vocoder)
+        embedding = pipeline.embed(reference, source=str(args.voice))
 
-    reference = load_audio(args.voice)  # a bad reference fails before any model is loaded
-    encoder = load_encoder(args.encoder)
-    synthesizer = load_synthesizer(args.synthesizer, args.precision)
-    vocoder = resolve_vocoder(args.vocoder)
-    pipeline = Pipeline(encoder, synthesizer, vocoder)
-    embedding = pipeline.embed(reference)
+        bar = progress_bar(len(chunks))
+        player = open_player() if args.play else None
+        if args.play:  # stream sentence by sentence, and within a sentence as the vocoder finalizes audio
+            progress = bar
+            if player is not None:  # start playing once it can run to the end without a gap
+                from toolbox.audio_io import StartGate
 
-    bar = progress_bar(len(chunks))
-    player = open_player() if args.play else None
-    if args.play:  # stream sentence by sentence, and within a sentence as the vocoder finalizes audio
-        progress = bar
-        if player is not None:  # start playing once it can run to the end without a gap
-            from toolbox.audio_io import StartGate
-
-            gate = StartGate()
-            player.hold(gate)
-            progress = gate.progress if bar is None else _both(bar, gate.progress)
-        audio = pipeline.stream(text, embedding, seed=args.seed, progress=progress)
-        audio = play_through(audio, player) if player is not None else audio
-    else:
-        audio = pipeline.iter_sentences(text, embedding, seed=args.seed, progress=bar)
-    try:
-        seconds = write_audio(out, audio, vocoder.sample_rate)
-        if player is not None:
-            player.finish()
-            player.drain(timeout=player.pending_seconds + 5.0)
-    except TextError as e:
-        raise UserError(str(e)) from None
-    finally:
-        if bar is not None:
-            bar.close()
-        if player is not None:
-            player.close()
-    print(f"wrote {out}: {seconds:.2f} s of audio, {len(chunks)} sentence(s)", file=sys.stderr)
+                gate = StartGate()
+                player.hold(gate)
+                progress = gate.progress if bar is None else _both(bar, gate.progress)
+            audio = pipeline.stream(text, embedding, seed=args.seed, progress=progress)
+            audio = play_through(audio, player) if player is not None else audio
+        else:
+            audio = pipeline.iter_sentences(text, embedding, seed=args.seed, progress=bar)
+        try:
+            seconds = write_audio(out, audio, vocoder.sample_rate) / vocoder.sample_rate
+            if player is not None:
+                player.finish()
+                player.drain(timeout=player.pending_seconds + 5.0)
+        except TextError as e:
+            raise UserError(str(e)) from None
+        finally:
+            if bar is not None:
+                bar.close()
+            if player is not None:
+                player.close()
+    print(f"wrote {out.name}: {seconds:.2f} s of audio, {len(chunks)} sentence(s)", file=sys.stderr)
     if args.play and player is None:
-        print(f"no audio output device; wrote {out} only", file=sys.stderr)
+        print(f"no audio output device; wrote {out.name} only", file=sys.stderr)
     return 0
 
 
@@ -119,18 +121,6 @@ def play_through(chunks, player):
         yield chunk
 
 
-def check_output(path: Path, force: bool) -> Path:
-    from toolbox.cli import UserError
-
-    if path.suffix.lower() not in OUTPUT_FORMATS:
-        raise UserError(f"{path}: the output must end in {' or '.join(OUTPUT_FORMATS)}")
-    if path.exists() and not force:
-        raise UserError(f"{path} exists; use --force to overwrite it")
-    if not path.parent.is_dir():
-        raise UserError(f"{path.parent}: no such directory")
-    return path
-
-
 def read_text(args: argparse.Namespace) -> str:
     from toolbox.cli import UserError
 
@@ -158,26 +148,6 @@ def load_synthesizer(path: Path | None, precision: str):
     from models.synthesizer import load_synthesizer
 
     return load_synthesizer(path or ModelStore().default("synthesizer"), precision=precision)
-
-
-def write_audio(path: Path, chunks, sample_rate: int) -> float:
-    """Write float chunks to `path` through a temporary file renamed at the end: a failure or an
-    interruption leaves nothing behind. Returns the duration in seconds."""
-    import soundfile as sf
-
-    fmt, subtype = OUTPUT_FORMATS[path.suffix.lower()]
-    tmp = path.with_name(f".{path.name}.part")
-    n = 0
-    try:
-        with sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=1, format=fmt,
-                          subtype=subtype) as f:
-            for chunk in chunks:
-                f.write(np.clip(chunk, -1.0, 1.0).astype(np.float32, copy=False))
-                n += len(chunk)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return n / sample_rate
 
 
 def progress_bar(n_chunks: int):

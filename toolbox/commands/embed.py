@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("embed", help="compute speaker embeddings of audio files")
     p.add_argument("audio", nargs="+", type=Path, help="audio files (wav, flac, mp3, ogg, m4a)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="output .npy, float32 (N, 256)")
+    p.add_argument("-o", "--output", required=True, help="output .npy, float32 (N, 256)")
     p.add_argument("--encoder", type=Path, help="encoder weights (.pt or .safetensors); default: model store")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.set_defaults(func=run)
@@ -24,30 +24,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from models import audio
     from models.encoder import SpeakerEncoder
-    from toolbox.cli import UserError
+    from models.quality import warn_reference
+    from toolbox.outputs import prepare_output
 
-    out: Path = args.output
-    if out.suffix != ".npy":
-        raise UserError(f"{out}: the output must be a .npy file")
-    if out.exists() and not args.force:
-        raise UserError(f"{out} exists; use --force to overwrite it")
-    encoder = SpeakerEncoder.from_file(args.encoder) if args.encoder else SpeakerEncoder.default()
-
-    bar = _progress(len(args.audio))
-    wavs = []
-    for path in args.audio:  # every file is read before any work, so a bad one fails fast
-        wavs.append(audio.load_audio(path))
-    embeds = encoder.embed_utterances(wavs, sources=[str(p) for p in args.audio],
-                                      progress=lambda done, total: bar.update(1) if bar else None)
-    if bar:
-        bar.close()
-    assert embeds.shape == (len(args.audio), encoder.config.embedding_size)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    with open(tmp, "wb") as f:
-        np.save(f, embeds.astype(np.float32))
-    tmp.replace(out)
-    print(f"wrote {out}: {embeds.shape[0]} embeddings of {embeds.shape[1]} dims", file=sys.stderr)
+    size = 256 * 4 * len(args.audio) + 128  # float32 rows + the .npy header
+    with prepare_output(args.output, (".npy",), args.force, size) as out:
+        wavs = []
+        for path in args.audio:  # every file is read before any model is loaded: a bad one fails fast
+            wavs.append(audio.load_audio(path))
+            warn_reference(wavs[-1], str(path))
+        encoder = SpeakerEncoder.from_file(args.encoder) if args.encoder else SpeakerEncoder.default()
+        bar = _progress(len(args.audio))
+        embeds = encoder.embed_utterances(wavs, sources=[str(p) for p in args.audio],
+                                          progress=lambda done, total: bar.update(1) if bar else None)
+        if bar:
+            bar.close()
+        if embeds.shape != (len(args.audio), encoder.config.embedding_size):
+            raise RuntimeError(f"embeddings of shape {embeds.shape} for {len(args.audio)} files")
+        with open(out.tmp, "wb") as f:
+            np.save(f, embeds.astype(np.float32))
+    print(f"wrote {out.name}: {embeds.shape[0]} embeddings of {embeds.shape[1]} dims", file=sys.stderr)
     return 0
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from toolbox.commands.argtypes import seed_type
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("toolbox", help="open the desktop toolbox (record, clone, compare voices)")
     p.add_argument("--datasets-root", "-d", type=Path, default=None,
                    help="folder holding LibriSpeech/LibriTTS/VCTK/VoxCeleb/LJSpeech to browse")
-    p.add_argument("--seed", type=int, default=None, help="preset the seed for reproducible generation")
+    p.add_argument("--seed", type=seed_type, default=None, help="preset the seed for reproducible generation")
     p.add_argument("--cpu", action="store_true", help="run the models on the CPU even if a GPU is present")
     p.add_argument("--demo", action="store_true",
                    help="use tiny stand-in models (no model files needed) to try the interface")

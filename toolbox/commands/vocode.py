@@ -10,22 +10,25 @@ from pathlib import Path
 
 import numpy as np
 
+from toolbox.commands.argtypes import positive_int, seed_type
+
 log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("vocode", help="turn a synthesizer mel (.npy, (80, T) in [-4, 4]) into a WAV")
     p.add_argument("mel", type=Path, metavar="MEL.npy", help="(80, T) float32 log-mel on the [-4, 4] scale")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.wav")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="output .wav or .flac")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--vocoder", default=None, metavar="PATH|griffinlim",
                    help="vocoder.pt / .safetensors weights, or 'griffinlim' (default: the published "
                         "vocoder from the model store)")
-    p.add_argument("--seed", type=int, default=None, help="sampling seed (same seed, same audio)")
+    p.add_argument("--seed", type=seed_type, default=None, help="sampling seed (same seed, same audio)")
     p.add_argument("--precision", choices=["auto", "float32", "bf16"], default="auto",
                    help="WaveRNN matmul precision (default: bf16 when the CPU has native bf16)")
     p.add_argument("--schedule", choices=["stream", "published"], default="stream",
                    help="fold schedule: short first folds (stream) or the reference's 8000/800")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=positive_int, default=None,
                    help="torch threads (default: torch's; 1 is safer on a busy 2-core machine)")
     p.set_defaults(func=run)
 
@@ -33,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def load_mel(path: Path) -> np.ndarray:
     from toolbox.cli import UserError
 
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, not a .npy mel")
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     try:
@@ -72,23 +77,34 @@ def make_vocoder(spec: str | None, precision: str = "auto", schedule: str = "str
 
 
 def run(args: argparse.Namespace) -> int:
-    import soundfile as sf
+    from models.guard import check_finite
+    from toolbox.outputs import AUDIO_FORMATS, prepare_output, write_audio
 
-    mel = load_mel(args.mel)
-    if args.threads:
-        import torch
+    frames = _frames(args.mel)
+    estimate = 4 * frames * 200 + 1024  # float32 samples, 200 per frame
+    with prepare_output(args.output, tuple(AUDIO_FORMATS), args.force, estimate) as out:
+        mel = load_mel(args.mel)
+        if args.threads:
+            import torch
 
-        torch.set_num_threads(args.threads)
-    vocoder = make_vocoder(args.vocoder, args.precision, args.schedule)
-    start = time.perf_counter()
-    wav = vocoder.vocode(mel, seed=args.seed)
-    elapsed = time.perf_counter() - start
-    if not np.all(np.isfinite(wav)):
-        log.warning("the vocoder produced non-finite samples; replaced with 0")
-        wav = np.nan_to_num(wav, nan=0.0, posinf=0.0, neginf=0.0)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(args.output), np.clip(wav, -1.0, 1.0), vocoder.sample_rate, subtype="FLOAT")
+            torch.set_num_threads(args.threads)
+        vocoder = make_vocoder(args.vocoder, args.precision, args.schedule)
+        start = time.perf_counter()
+        wav = vocoder.vocode(mel, seed=args.seed)
+        elapsed = time.perf_counter() - start
+        check_finite(wav, "audio", getattr(vocoder, "source", "the vocoder"))
+        wav_out = out.path is None or out.path.suffix.lower() == ".wav"
+        write_audio(out, [wav], vocoder.sample_rate, subtype="FLOAT" if wav_out else None)
     dur = len(wav) / vocoder.sample_rate
-    print(f"wrote {args.output} ({dur:.2f} s at {vocoder.sample_rate} Hz) in {elapsed:.1f} s"
+    print(f"wrote {out.name} ({dur:.2f} s at {vocoder.sample_rate} Hz) in {elapsed:.1f} s"
           + (f", real-time factor {elapsed / dur:.2f}" if dur else ""), file=sys.stderr)
     return 0
+
+
+def _frames(path: Path) -> int:
+    """Frames of a (80, T) or (T, 80) .npy from its header only (0 when unreadable: load_mel says why)."""
+    try:
+        shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+    except (OSError, ValueError):
+        return 0
+    return max(shape) if len(shape) == 2 else 0
