@@ -13,9 +13,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import pickle
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,46 @@ def check_file(path: str | Path, expected_size: int | None = None) -> Path:
     return path
 
 
+def container_problem(path: str | Path) -> str | None:
+    """What is wrong with the whole container of a weights file, or None. Reads all of it: every zip
+    member's CRC, a safetensors header against the file size, a legacy pickle loaded weights-only.
+    Catches what size and the first bytes cannot: a file zero-padded or damaged inside."""
+    path = Path(path)
+    kind = sniff(path)
+    if kind == "torch-zip":
+        try:
+            with zipfile.ZipFile(path) as z:
+                bad = z.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+            return f"a damaged zip archive ({_first_line(str(e))})"
+        return f"damaged inside (zip member {bad} fails its CRC check)" if bad is not None else None
+    if kind == "safetensors":
+        return _safetensors_problem(path)
+    if kind == "torch-legacy":
+        try:
+            load_torch_checkpoint(path)
+        except CheckpointError as e:
+            return str(e).removeprefix(f"{path}: ")
+        return None
+    return f"not a weights file (its content looks like {kind})"
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    size = path.stat().st_size
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if n <= 0 or 8 + n > size:
+                return "a damaged safetensors header"
+            header = json.loads(f.read(n))
+        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+        return f"a damaged safetensors header ({_first_line(str(e))})"
+    if 8 + n + end != size:
+        return f"{size:,} bytes where its header describes {8 + n + end:,} (padded or truncated)"
+    return None
+
+
 def load_torch_checkpoint(path: str | Path, expected_size: int | None = None) -> dict[str, Any]:
     """Load a PyTorch checkpoint dict with ``weights_only=True`` onto the CPU.
 
@@ -82,6 +124,9 @@ def load_torch_checkpoint(path: str | Path, expected_size: int | None = None) ->
     kind = sniff(path)
     if kind == "safetensors":
         raise CheckpointError(f"{path}: this is a safetensors file; load it as one (rename it to .safetensors)")
+    if kind == "unknown":
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle: "
+                              "the file is corrupt or of another kind)")
     if kind == "torch-zip":
         try:
             with zipfile.ZipFile(path) as z:
@@ -96,17 +141,45 @@ def load_torch_checkpoint(path: str | Path, expected_size: int | None = None) ->
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         msg = str(e)
-        if "weights_only" in msg or "Unsupported global" in msg or "GLOBAL" in msg:
+        names_code = "Unsupported global" in msg or "unsupported GLOBAL" in msg
+        if names_code or (kind == "torch-legacy" and _pickle_wants_code(path)):
             raise CheckpointError(
                 f"{path}: refused: the file contains Python objects that would run code when loaded, "
                 "not plain weights (only weights-only checkpoints are accepted)"
             ) from None
-        raise CheckpointError(f"{path}: the file is corrupt or truncated ({_first_line(msg)})") from None
+        raise CheckpointError(f"{path}: the file is corrupt or truncated (not a valid checkpoint pickle)") from None
     except (EOFError, RuntimeError, OSError, ValueError, KeyError, AttributeError) as e:
         raise CheckpointError(f"{path}: the file is corrupt or truncated ({_first_line(str(e))})") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a checkpoint dictionary, found {type(obj).__name__}")
     return obj
+
+
+_WEIGHT_MODULES = ("torch", "collections", "_codecs", "numpy")  # what weights pickles name
+
+
+def _pickle_wants_code(path: Path) -> bool:
+    """True when a (raw) pickle in `path` names Python callables outside torch/numpy/collections; False
+    when it does not even parse (then it is corrupt, not malicious). Reads opcodes only, never runs them."""
+    import pickletools
+
+    size = path.stat().st_size
+    try:
+        with open(path, "rb") as f:
+            for _ in range(8):  # the legacy torch format is a few pickles in a row, then raw storage
+                strings: list[str] = []
+                for op, arg, _ in pickletools.genops(f):
+                    if isinstance(arg, str):
+                        strings = (strings + [arg])[-2:]
+                    module = arg.split(" ")[0] if op.name in ("GLOBAL", "INST") else \
+                        strings[0] if op.name == "STACK_GLOBAL" and len(strings) == 2 else None
+                    if module is not None and not module.startswith(_WEIGHT_MODULES):
+                        return True
+                if f.tell() >= size or f.peek(1)[:1] != b"\x80":
+                    return False
+    except Exception:  # noqa: BLE001 - any parse failure means "not a valid pickle"
+        return False
+    return False
 
 
 def _first_line(s: str) -> str:
@@ -177,14 +250,77 @@ def load_safetensors(path: str | Path, kind: str) -> tuple[dict[str, torch.Tenso
     return state, json.loads(meta["config"]), meta
 
 
-def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Build a (frozen) config dataclass from a dict, converting lists back to tuples, ignoring unknowns."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+MAX_CONFIG_INT = 1 << 24
+_MAY_BE_ZERO = ("dropout", "zoneout", "preemphasis", "coverage", "epsilon", "weight_decay")
+
+
+def config_from_dict(cls: type, data: dict[str, Any], source: str | Path | None = None) -> Any:
+    """Build a (frozen) config dataclass from a dict, converting lists back to tuples, ignoring unknowns.
+
+    Each value must have its default's type, and a number whose default is positive must be positive
+    and finite (a crafted header with "fps": 0 or NaN is refused here, not as a ZeroDivisionError later).
+    Raises:
+        CheckpointError: naming `source` (the file the config came from), the field and the value.
+    """
+    where = f"{source}: " if source is not None else ""
     kwargs = {}
-    for name, value in data.items():
-        if name in fields:
-            kwargs[name] = _to_tuple(value)
-    return cls(**kwargs)
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value = _to_tuple(data[f.name])
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if isinstance(default, (int, float)) and any(k in f.name for k in _MAY_BE_ZERO):
+            default = 0 if isinstance(default, int) and not isinstance(default, bool) else 0.0
+        problem = _config_problem(default, value)
+        if problem:
+            raise CheckpointError(f"{where}invalid config value {f.name} = {value!r:.60} ({problem})")
+        kwargs[f.name] = value
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{where}invalid config ({_first_line(str(e))})") from None
+
+
+def _config_problem(default: Any, value: Any) -> str | None:
+    """Why `value` cannot replace `default` in a config, or None."""
+    if isinstance(default, bool) or default is None:
+        return None if isinstance(value, bool) or default is None else "expected true or false"
+    if isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "expected a number"
+        if isinstance(default, int) and not isinstance(value, int):
+            return "expected an integer"
+        if not math.isfinite(value) or abs(value) > MAX_CONFIG_INT:
+            return "out of range"
+        if default > 0 and value <= 0:
+            return "must be positive"
+        if default >= 0 and value < 0:
+            return "must not be negative"
+        return None
+    if isinstance(default, str):
+        return None if isinstance(value, str) else "expected a string"
+    if isinstance(default, tuple):
+        if not isinstance(value, tuple):
+            return "expected a list"
+        sample = default[0] if default else None
+        for v in value:
+            problem = _config_problem(sample, v) if sample is not None else None
+            if problem:
+                return problem
+    return None
+
+
+def build_checked(factory: Callable[[Any], torch.nn.Module], config: Any, state: dict[str, torch.Tensor],
+                  path: str | Path, what: str) -> torch.nn.Module:
+    """`factory(config)`, after checking on the meta device (no memory) that the config gives exactly
+    the shapes of `state`: a crafted config with huge dimensions is refused before it is allocated."""
+    try:
+        with torch.device("meta"):
+            probe = factory(config)
+    except (TypeError, ValueError, RuntimeError, ZeroDivisionError) as e:
+        raise CheckpointError(f"{path}: the stored config does not describe a {what} ({_first_line(str(e))})") from None
+    _check_layout(probe, state, path, what)
+    return factory(config)
 
 
 def _to_tuple(value: Any) -> Any:
@@ -200,7 +336,7 @@ def read_weights(path: str | Path, kind: str, config_cls: type, published: Any
     path = Path(path)
     if path.suffix == ".safetensors":
         state, config_dict, _ = load_safetensors(path, kind)
-        return state, config_from_dict(config_cls, config_dict), {}
+        return state, config_from_dict(config_cls, config_dict, path), {}
     ckpt = load_torch_checkpoint(path)
     return model_state_of(ckpt, path), published, ckpt
 
@@ -210,6 +346,11 @@ def load_strict(net: torch.nn.Module, state: dict[str, torch.Tensor], path: str 
 
     `what` names the expected model in the message, e.g. "speaker encoder".
     """
+    _check_layout(net, state, path, what)
+    net.load_state_dict(state, strict=True)
+
+
+def _check_layout(net: torch.nn.Module, state: dict[str, torch.Tensor], path: str | Path, what: str) -> None:
     expected = net.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -221,4 +362,3 @@ def load_strict(net: torch.nn.Module, state: dict[str, torch.Tensor], path: str 
             f"unexpected {unexpected[:3]}" if unexpected else "",
             f"shape {wrong[:3]}" if wrong else ""]))
         raise CheckpointError(f"{path}: not a {what} checkpoint of this layout ({detail})")
-    net.load_state_dict(state, strict=True)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from models.checkpoint import CheckpointError, sniff
+from models.checkpoint import CheckpointError, container_problem, sniff
 from models.fetch import HFSource, PyPISource, Source, SourceError, fetch_hf, fetch_pypi
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,8 @@ class ModelStore:
     def default(self, kind: str) -> Path:
         """The file to use for `kind` when none is named: the published model (named after its kind)
         when present, else the first present model of that kind in manifest order (the bundled demo
-        models). Raises ModelMissingError (about the published model) when there is none."""
+        models). Raises ModelMissingError (about the published model) when there is none, and (naming
+        the file) when a model met first is present but corrupt: never silently replaced by another."""
         ordered = sorted((e for e in self.entries() if e.kind == kind), key=lambda e: e.name != kind)
         for entry in ordered:
             found = self.installed(entry.name)  # a present but corrupt model is an error
@@ -194,20 +195,27 @@ class ModelStore:
         return self.get(kind)
 
     # ---------------------------------------------------------------------------------- verify
-    def verify(self, name: str | None = None, rehash: bool = False) -> list[VerifyResult]:
+    def verify(self, name: str | None = None, rehash: bool = False, thorough: bool = True) -> list[VerifyResult]:
         """Check size, container and sha256 of what is present (all models, or `name`).
 
-        `rehash` recomputes hashes instead of trusting the remembered ones.
+        thorough: recompute the sha256 when the manifest knows it, else read the whole container
+        (zip CRCs, safetensors header); `rehash` also recomputes every hash and compares it with the
+        one recorded when the file was imported or downloaded. thorough=False trusts the hashes
+        remembered for an unchanged size and mtime (fast; for listing).
         """
         names = [name] if name is not None else list(self._entries)
-        return [self._verify_one(self.entry(n), rehash) for n in names]
+        return [self._verify_one(self.entry(n), rehash, thorough) for n in names]
 
-    def _verify_one(self, entry: ModelEntry, rehash: bool) -> VerifyResult:
+    def _verify_one(self, entry: ModelEntry, rehash: bool, thorough: bool = True) -> VerifyResult:
         bad: VerifyResult | None = None
         for p in self.candidates(entry.name):
             if not p.is_file():
                 continue
-            problem = self._problem(entry, p, rehash)
+            if thorough:  # the manifest's hash is always recomputed; without one, the whole container is read
+                problem = self._problem(entry, p, rehash or entry.sha256 is not None,
+                                        deep=rehash or entry.sha256 is None)
+            else:
+                problem = self._problem(entry, p)
             size = p.stat().st_size
             digest = self._known_hash(p)
             if problem is None:
@@ -215,8 +223,11 @@ class ModelStore:
             bad = bad or VerifyResult(entry.name, "bad", p, size, digest, sniff(p), problem)
         return bad or VerifyResult(entry.name, "missing", None, detail=entry.how_to_get())
 
-    def _problem(self, entry: ModelEntry, path: Path, rehash: bool = False) -> str | None:
-        """What is wrong with `path` as the file of `entry`, or None when it is good."""
+    def _problem(self, entry: ModelEntry, path: Path, rehash: bool = False, deep: bool = False) -> str | None:
+        """What is wrong with `path` as the file of `entry`, or None when it is good.
+
+        rehash: recompute the sha256 (else a hash remembered for this size and mtime is trusted);
+        deep: also read the whole container (models.checkpoint.container_problem)."""
         if not path.is_file():
             return "file not found"
         size = path.stat().st_size
@@ -237,6 +248,16 @@ class ModelStore:
             if digest != entry.sha256:
                 return (f"sha256 mismatch: {digest[:16]}... instead of {entry.sha256[:16]}... "
                         "(a corrupt or different file)")
+        elif rehash:
+            imported = self._imported_hash(path)
+            digest = self._sha256(path, rehash=True)
+            if imported is not None and digest != imported:
+                return (f"changed since it was imported: sha256 {digest[:16]}... instead of "
+                        f"{imported[:16]}... (a corrupt file)")
+        if deep:
+            problem = container_problem(path)
+            if problem is not None:
+                return problem
         return None
 
     # ---------------------------------------------------------------------------------- hashing
@@ -256,6 +277,14 @@ class ModelStore:
             return rec.get("sha256")
         return None
 
+    def _imported_hash(self, path: Path) -> str | None:
+        """The sha256 recorded when `path` entered the store (import or download), whatever its mtime."""
+        try:
+            rec = json.loads(self._record_path(path).read_text())
+        except (OSError, ValueError):
+            return None
+        return rec.get("imported_sha256") if rec.get("path") == str(path.resolve()) else None
+
     def _sha256(self, path: Path, rehash: bool = False) -> str:
         if not rehash:
             known = self._known_hash(path)
@@ -270,9 +299,14 @@ class ModelStore:
         self._remember(path, digest)
         return digest
 
-    def _remember(self, path: Path, digest: str) -> None:
+    def _remember(self, path: Path, digest: str, imported: bool = False) -> None:
+        """Record `digest` for `path`'s size and mtime; `imported`: also as the hash it entered with
+        (kept across later records, so `verify --rehash` sees a file that changed in place)."""
         st = path.stat()
         rec = {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+        kept = digest if imported else self._imported_hash(path)
+        if kept is not None:
+            rec["imported_sha256"] = kept
         target = self._record_path(path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -289,21 +323,28 @@ class ModelStore:
         if not path.is_file():
             raise CheckpointError(f"{path}: file not found; nothing imported")
         entry = self.entry(name) if name is not None else self._identify(path)
-        problem = self._problem(entry, path)
+        problem = self._problem(entry, path, rehash=True, deep=True)
         if problem is not None:
             raise CheckpointError(f"{path}: not imported as the {entry.name} model: {problem}")
         target = self.cache_dir / entry.filename
         if target.exists() and target.resolve() == path.resolve():
             return target
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=self.cache_dir, prefix=f".{entry.filename}.", suffix=".part",
-                                         delete=False) as tmp:
-            tmp_path = Path(tmp.name)
+        tmp_path = None
         try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.cache_dir, prefix=f".{entry.filename}.", suffix=".part",
+                                             delete=False) as tmp:
+                tmp_path = Path(tmp.name)
             shutil.copyfile(path, tmp_path)
             return self._accept(entry, tmp_path)
+        except OSError as e:
+            raise CheckpointError(f"{path}: not imported: cannot write to the model cache {self.cache_dir} "
+                                  f"({e.strerror or e}); set SV2TTS_MODELS_DIR to a writable folder") from None
+        except SourceError as e:
+            raise CheckpointError(f"{path}: not imported as the {entry.name} model: {e}") from None
         finally:
-            tmp_path.unlink(missing_ok=True)
+            if tmp_path is not None:
+                tmp_path.unlink(missing_ok=True)
 
     def _identify(self, path: Path) -> ModelEntry:
         size = path.stat().st_size
@@ -323,14 +364,14 @@ class ModelStore:
 
     def _accept(self, entry: ModelEntry, tmp: Path) -> Path:
         """Verify `tmp` (in the cache dir) as `entry` and move it into place atomically."""
-        problem = self._problem(entry, tmp)
+        problem = self._problem(entry, tmp, deep=True)  # the whole container, not only size and hash
         if problem is not None:
             raise SourceError(problem)
         digest = self._sha256(tmp)  # already known when the manifest has a hash
         self._record_path(tmp).unlink(missing_ok=True)
         target = self.cache_dir / entry.filename
         os.replace(tmp, target)
-        self._remember(target, digest)
+        self._remember(target, digest, imported=True)
         log.info("%s model ready at %s", entry.name, target)
         return target
 

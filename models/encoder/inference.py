@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from models import audio
-from models.checkpoint import load_strict, read_weights, save_safetensors
+from models.checkpoint import build_checked, load_strict, read_weights, save_safetensors
 from models.encoder.config import EncoderConfig
 from models.encoder.model import SpeakerEncoderNet
 from models.encoder.partials import pad_for_partials, partial_slices
@@ -47,7 +47,7 @@ class SpeakerEncoder:
         path = Path(path)
         state, config, ckpt = read_weights(path, KIND, EncoderConfig, EncoderConfig.rtvc())
         log.info("loaded encoder %s (trained %s steps)", path.name, ckpt.get("step", "?"))
-        net = SpeakerEncoderNet(config)
+        net = build_checked(SpeakerEncoderNet, config, state, path, "speaker encoder")
         load_strict(net, state, path, "speaker encoder")
         return cls(net.to(device), source=str(path))
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.checkpoint import CheckpointError, config_from_dict, load_safetensors, save_safetensors
+from models.checkpoint import CheckpointError, build_checked, config_from_dict, load_safetensors, save_safetensors
 from models.guard import check_finite
 from models.synthesizer.phone_model import PhoneSynth, PhoneSynthConfig
 from models.synthesizer.synthesizer import speaker_embeddings
@@ -67,8 +67,8 @@ class PhoneSynthesizer:
     def from_file(cls, path: str | Path, **kwargs) -> PhoneSynthesizer:
         """Our .safetensors of kind "phone-synthesizer". Raises CheckpointError."""
         state, config_dict, meta = load_safetensors(path, kind=KIND)
-        config = config_from_dict(PhoneSynthConfig, config_dict)
-        model = PhoneSynth(config)
+        config = config_from_dict(PhoneSynthConfig, config_dict, path)
+        model = build_checked(PhoneSynth, config, state, path, "phone synthesizer")
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as e:

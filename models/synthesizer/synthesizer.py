@@ -15,6 +15,7 @@ import torch
 
 from models.checkpoint import (
     CheckpointError,
+    build_checked,
     config_from_dict,
     load_safetensors,
     load_torch_checkpoint,
@@ -81,7 +82,7 @@ class Synthesizer:
         path = Path(path)
         if path.suffix == ".safetensors":
             state, config_dict, _ = load_safetensors(path, kind=KIND)
-            config = config_from_dict(TacotronConfig, config_dict)
+            config = config_from_dict(TacotronConfig, config_dict, path)
         else:
             state = model_state_of(load_torch_checkpoint(path), path)
             if "decoder.r" not in state:
@@ -91,6 +92,8 @@ class Synthesizer:
         r = int(state["decoder.r"]) if "decoder.r" in state else config.r
         if not 1 <= r <= config.max_r:
             raise CheckpointError(f"{path}: decoder.r = {r} is outside 1..{config.max_r}")
+        if path.suffix == ".safetensors":  # its config comes from the file: check it before allocating
+            build_checked(Tacotron, config, state, path, "synthesizer")
         model = Tacotron(config)
         try:
             model.load_state_dict(state, strict=True)

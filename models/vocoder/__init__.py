@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.checkpoint import load_strict, read_weights, save_safetensors
+from models.checkpoint import build_checked, load_strict, read_weights, save_safetensors
 from models.vocoder.config import VocoderConfig
 from models.vocoder.fast import PRECISIONS, CancelCheck, Cancelled, FastWaveRNN, fast_conditioning
 from models.vocoder.folding import Finisher, FoldPlan, just_in_time_plan, uniform_plan
@@ -85,7 +85,7 @@ class WaveRNNVocoder:
         """
         path = Path(path)
         state, config, _ = read_weights(path, KIND, VocoderConfig, VocoderConfig.rtvc())
-        net = WaveRNN(config)
+        net = build_checked(WaveRNN, config, state, path, "WaveRNN vocoder")
         load_strict(net, state, path, "WaveRNN vocoder")
         log.info("loaded vocoder %s (trained %d steps)", path.name, int(net.step.item()))
         vocoder = cls(net, **kwargs)

@@ -52,7 +52,7 @@ def _row(r: VerifyResult, sources: str, size: int | None) -> str:
 
 def _list(args: argparse.Namespace) -> int:
     store = _store(args)
-    results = store.verify()
+    results = store.verify(thorough=False)
     print(f"models in {store.cache_dir} (manifest {store.manifest_path})")
     print(f"{'NAME':<16} {'STATUS':<8} {'SIZE (bytes)':>13}  PATH  [SOURCES]")
     for entry, r in zip(store.entries(), results, strict=True):
