@@ -192,6 +192,14 @@ def model_state_of(ckpt: dict[str, Any], path: str | Path) -> dict[str, torch.Te
     state = ckpt.get("model_state", ckpt)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: no model_state of tensors in this checkpoint (keys: {list(ckpt)[:5]})")
+    return check_finite_weights(state, path)
+
+
+def check_finite_weights(state: dict[str, torch.Tensor], path: str | Path) -> dict[str, torch.Tensor]:
+    """`state` unchanged, or CheckpointError naming the first tensor holding NaN or infinite values."""
+    for name, t in state.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{path}: the weights are damaged ({name} holds NaN or infinite values)")
     return state
 
 
@@ -243,6 +251,7 @@ def load_safetensors(path: str | Path, kind: str) -> tuple[dict[str, torch.Tenso
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: not a valid safetensors file, or truncated ({_first_line(str(e))})") from None
+    check_finite_weights(state, path)
     if meta.get("kind") != kind:
         raise CheckpointError(f"{path}: holds a {meta.get('kind', 'unknown')!r} model, expected {kind!r}")
     if "config" not in meta:

@@ -103,9 +103,10 @@ def user_errors() -> tuple[type[Exception], ...]:
     from models.audio import AudioError
     from models.checkpoint import CheckpointError
     from models.text import TextError
+    from models.text.phones import PhonesError
     from toolbox.outputs import OutputError
 
-    return (UserError, AudioError, CheckpointError, TextError, OutputError)
+    return (UserError, AudioError, CheckpointError, TextError, PhonesError, OutputError)
 
 
 if __name__ == "__main__":

@@ -220,7 +220,7 @@ class FastWaveRNN:
             forced_rows = torch.as_tensor(forced, dtype=torch.long)[torch.from_numpy(order)].contiguous()
 
         # Streaming state: emit [emitted, frontier) once every fold covering it has generated it.
-        fade_in, fade_out = envelopes(plan.overlap)
+        fade_in, fade_out = envelopes(plan.overlap, plan.envelope)
         emitted = 0
         done_at = np.zeros(N, dtype=np.int64)  # steps generated per fold (fold order)
 

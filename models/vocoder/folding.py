@@ -1,17 +1,22 @@
-"""Fold plans, cross-fade envelopes and the output finisher (mu-law decode, de-emphasis, fade-out).
+"""Fold plans, fold envelopes and the output finisher (mu-law decode, de-emphasis, fade-out).
 
 A *fold* is a window of the (padded) conditioning sequence generated as one autoregressive row of a
 batch. Fold ``i`` covers ``[offset_i, offset_i + length_i)``; consecutive folds overlap by ``overlap``
-samples: ``offset_{i+1} = offset_i + length_i - overlap``. Each fold's first ``overlap`` samples are
-multiplied by ``[zeros(overlap // 2), fade_in]`` (the zeroed half is RNN warm-up that gets discarded)
-and its last ``overlap`` samples by ``[ones(overlap // 2), fade_out]`` (equal-power fades), then the
-folds are overlap-added. The published plan (:func:`uniform_plan`) uses one ``target`` for every
-fold (length ``target + 2 overlap``); :func:`streaming_plan` uses short first folds so that the
-beginning of the audio is final early, with the same envelopes and overlap-add.
+samples: ``offset_{i+1} = offset_i + length_i - overlap``. Each fold's first and last ``overlap``
+samples are multiplied by envelopes built from equal-power halves over ``h = overlap // 2`` samples
+(``fade_in = sqrt(0.5 (1 + t))``, ``fade_out = sqrt(0.5 (1 - t))``, ``t = linspace(-1, 1)``), then
+the folds are overlap-added. There are two envelopes (``FoldPlan.envelope``):
 
-Note: the shared reference notes describe the fade-out envelope as ``[fade_out, zeros]``; the
-published code uses ``[ones, fade_out]`` (a proper cross-fade against the next fold's
-``[zeros, fade_in]``), which is what this module implements.
+* ``"reference"`` -- what the reference implementation's ``xfade_and_unfold`` does, used by the
+  published plan (:func:`uniform_plan`, ``schedule="published"``): head ``[zeros(h), fade_in]``, tail
+  ``[fade_out, zeros(h)]``. Each half of an overlap belongs to one fold: fold i fades out over the
+  first half, fold i+1 (after ``h`` discarded warm-up samples) fades in over the second, so the
+  amplitude dips to 0 in the middle of every join (below -6 dB for h / 2 samples, 12.5 ms at the
+  published overlap of 800, once per fold: every 0.55 s).
+* ``"crossfade"`` -- used by the streaming plans (:func:`streaming_plan`, :func:`just_in_time_plan`):
+  head ``[zeros(h), fade_in]``, tail ``[ones(h), fade_out]`` (the upstream fatchord variant), a true
+  equal-power cross-fade over the second half of the overlap with no dip. This is a deliberate
+  difference from the reference: it removes that periodic dip (see the README).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ class FoldPlan:
     lengths: tuple[int, ...]
     overlap: int
     total: int  # real (unpadded) conditioning length
+    envelope: str = "crossfade"  # "reference" or "crossfade" (see the module docstring)
 
     @property
     def num_folds(self) -> int:
@@ -56,7 +62,7 @@ def uniform_plan(total: int, target: int = 8000, overlap: int = 800) -> FoldPlan
         n += 1
     n = max(n, 1)
     offsets = tuple(i * (target + overlap) for i in range(n))
-    return FoldPlan(offsets, (target + 2 * overlap,) * n, overlap, total)
+    return FoldPlan(offsets, (target + 2 * overlap,) * n, overlap, total, envelope="reference")
 
 
 def streaming_plan(total: int, target: int = 4000, overlap: int = 400, first_target: int = 400,
@@ -65,7 +71,7 @@ def streaming_plan(total: int, target: int = 4000, overlap: int = 400, first_tar
 
     With every fold started at step 0, fold i is final after `length_i` steps, so short early folds
     make the start of the audio final quickly while later, longer folds keep the batch busy. Same
-    overlap, envelopes and overlap-add as the published plan; the last fold is padded as there.
+    overlap and overlap-add as the published plan, but the cross-fade envelope; the last fold is padded.
     """
     if target <= 0 or first_target <= 0 or overlap < 0 or growth < 1.0:
         raise ValueError("invalid streaming plan parameters")
@@ -140,14 +146,23 @@ def just_in_time_plan(total: int, rows: int = 64, overlap: int = 400, step_time:
     return build(hi, start)
 
 
-def envelopes(overlap: int) -> tuple[np.ndarray, np.ndarray]:
-    """(fade_in, fade_out) float64 envelopes of `overlap` samples each (see module docstring)."""
+ENVELOPES = ("reference", "crossfade")
+
+
+def envelopes(overlap: int, kind: str = "crossfade") -> tuple[np.ndarray, np.ndarray]:
+    """(head, tail) float64 envelopes of `overlap` samples each, applied to the first and the last
+    `overlap` samples of every fold. kind: "reference" or "crossfade" (see the module docstring)."""
+    if kind not in ENVELOPES:
+        raise ValueError(f"envelope must be one of {ENVELOPES}, got {kind!r}")
     silence_len = overlap // 2
     fade_len = overlap - silence_len
     t = np.linspace(-1.0, 1.0, fade_len, dtype=np.float64)
-    fade_in = np.concatenate([np.zeros(silence_len), np.sqrt(0.5 * (1.0 + t))])
-    fade_out = np.concatenate([np.ones(silence_len), np.sqrt(0.5 * (1.0 - t))])
-    return fade_in, fade_out
+    head = np.concatenate([np.zeros(silence_len), np.sqrt(0.5 * (1.0 + t))])
+    if kind == "reference":
+        tail = np.concatenate([np.sqrt(0.5 * (1.0 - t)), np.zeros(silence_len)])
+    else:
+        tail = np.concatenate([np.ones(silence_len), np.sqrt(0.5 * (1.0 - t))])
+    return head, tail
 
 
 def fold_index(plan: FoldPlan) -> np.ndarray:
@@ -161,8 +176,9 @@ def fold_index(plan: FoldPlan) -> np.ndarray:
 
 
 def overlap_add(folds: list[np.ndarray], plan: FoldPlan) -> np.ndarray:
-    """Cross-fade and overlap-add whole folds (float64). folds[i]: (lengths[i],). Returns (padded_total,)."""
-    fade_in, fade_out = envelopes(plan.overlap)
+    """Apply the plan's envelopes and overlap-add whole folds (float64). folds[i]: (lengths[i],).
+    Returns (padded_total,)."""
+    fade_in, fade_out = envelopes(plan.overlap, plan.envelope)
     ov = plan.overlap
     out = np.zeros(plan.padded_total, dtype=np.float64)
     for y, o in zip(folds, plan.offsets, strict=True):

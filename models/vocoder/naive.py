@@ -1,8 +1,9 @@
 """The reference generation algorithm, kept as a baseline for benchmarks and equivalence tests.
 
 Per-sample Python loop over ``nn.GRUCell`` copies of the GRU weights, softmax + ``Categorical``
-sampling, folds run as one batch (published target/overlap), float64 NumPy cross-fade, mu-law decode,
-de-emphasis, crop and fade-out. Slow on purpose: this is what the fast path is measured against.
+sampling, folds run as one batch (published target/overlap), float64 NumPy fold envelopes as the
+reference (models.vocoder.folding), mu-law decode, de-emphasis, crop and fade-out. Slow on purpose:
+this is what the fast path is measured against.
 """
 
 from __future__ import annotations

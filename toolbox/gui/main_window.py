@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from models.audio import AUDIO_SUFFIXES, SAMPLE_RATE, load_audio, synth_mel
+from models.quality import assess_reference
 from toolbox.audio_io import AudioBackend
 from toolbox.gui.browser import DatasetBrowser
 from toolbox.gui.engine import Engine
@@ -230,6 +231,12 @@ class MainWindow(GenerationMixin, QMainWindow):
 
     # -- settings -------------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
+        try:
+            self._restore_settings_unchecked()
+        except (TypeError, ValueError, RuntimeError) as e:  # a damaged settings file must not stop the app
+            log.warning("ignoring unreadable settings in %s (%s)", self.settings.fileName(), e)
+
+    def _restore_settings_unchecked(self) -> None:
         s = self.settings
         geometry = s.value("geometry")
         if geometry is not None:
@@ -306,8 +313,20 @@ class MainWindow(GenerationMixin, QMainWindow):
         if kind != "generated":
             self._add_voice_item(u)
             self.status.info(f"Loaded {name}; computing its embedding…")
+            run_task(lambda: assess_reference(wav, name), lambda r: self._show_advice(u, r),
+                     lambda msg: log.debug("no quality advice for %s: %s", name, msg))
         self.models.embed(u.uid, wav)
         return u
+
+    def _show_advice(self, u: Utterance, report) -> None:
+        """Reference-quality advice (models.quality) as a status line and a marker on the voice."""
+        if report.ok:
+            return
+        self.status.info(f"⚠ {u.name}: a poor reference: {'; '.join(report.advice)}")
+        i = self.voice_box.findData(u.uid)
+        if i >= 0:
+            self.voice_box.setItemText(i, f"⚠ {self.voice_box.itemText(i)}")
+            self.voice_box.setItemData(i, "\n".join(report.advice), Qt.ItemDataRole.ToolTipRole)
 
     def _add_voice_item(self, u: Utterance) -> None:
         self.voice_box.insertItem(0, u.label, u.uid)

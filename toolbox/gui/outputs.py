@@ -31,22 +31,21 @@ EXPORT_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 
 
 def write_clip(path: Path, wav: np.ndarray) -> Path:
-    """Write 16 kHz audio as WAV or FLAC (by suffix); refuses other suffixes.
+    """Write 16 kHz audio as WAV or FLAC (by suffix); refuses other suffixes (ValueError).
 
-    The file appears complete or not at all (written to a hidden temporary file, then renamed).
+    Through toolbox.outputs like every CLI output: the destination is checked first, and the file
+    appears complete or not at all (hidden temporary file, then renamed). Overwriting is allowed:
+    the dialog has already asked.
     """
-    import soundfile as sf
+    from toolbox.outputs import AUDIO_BYTES_PER_SECOND, prepare_output, write_audio
 
     fmt = EXPORT_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"{path.name}: choose a .wav or .flac file name")
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        sf.write(str(tmp), np.asarray(wav, np.float32), SAMPLE_RATE, format=fmt,
-                 subtype="PCM_16" if fmt == "FLAC" else "FLOAT")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    wav = np.asarray(wav, np.float32)
+    size = 2 * AUDIO_BYTES_PER_SECOND * len(wav) // SAMPLE_RATE + 4096
+    with prepare_output(path, tuple(EXPORT_FORMATS), force=True, estimate=size) as out:
+        write_audio(out, [wav], SAMPLE_RATE, subtype="PCM_16" if fmt == "FLAC" else "FLOAT")
     return path
 
 

@@ -133,6 +133,8 @@ class VoiceProfiles:
         emb = np.asarray(embedding, np.float32).reshape(-1)
         if emb.shape != (256,):
             raise ValueError(f"a voice profile embedding must have 256 values, not {emb.shape}")
+        if not np.all(np.isfinite(emb)) or float(np.linalg.norm(emb)) < 1e-6:
+            raise ValueError("the voice's embedding is unusable (NaN, infinite or all zero)")
         self.dir.mkdir(parents=True, exist_ok=True)
         path = self.path(name)
         tmp = path.with_suffix(".tmp.npz")
@@ -141,12 +143,22 @@ class VoiceProfiles:
         return path
 
     def load(self, name: str) -> Utterance:
+        """The saved voice. Raises ValueError naming the file when it is empty, damaged, or holds an
+        unusable embedding (wrong shape, NaN, all zero)."""
         path = self.path(name)
-        with np.load(path, allow_pickle=False) as f:
-            emb = np.asarray(f["embedding"], np.float32)
-            speaker = str(f["speaker"]) if "speaker" in f else name
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                emb = np.asarray(f["embedding"], np.float32)
+                speaker = str(f["speaker"]) if "speaker" in f else name
+        except FileNotFoundError:
+            raise ValueError(f"{path}: no such voice profile") from None
+        except Exception as e:  # noqa: BLE001 - empty, truncated or foreign files raise many kinds
+            raise ValueError(f"{path}: not a readable voice profile ({type(e).__name__}; empty or "
+                             "damaged file)") from None
         if emb.shape != (256,):
             raise ValueError(f"{path}: not a voice profile (embedding shape {emb.shape}, expected (256,))")
+        if not np.all(np.isfinite(emb)) or float(np.linalg.norm(emb)) < 1e-6:
+            raise ValueError(f"{path}: the voice profile's embedding is unusable (NaN, infinite or all zero)")
         return Utterance(name=path.stem, speaker=speaker or path.stem, kind="profile", embedding=emb)
 
     def delete(self, name: str) -> None:

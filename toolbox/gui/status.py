@@ -29,16 +29,29 @@ def log_dir() -> Path:
     return Path(platformdirs.user_log_dir("sv2tts", appauthor=False))
 
 
-def setup_file_logging(directory: Path | None = None) -> Path:
-    """Attach a rotating file handler (1 MB x 3) to the root logger; returns the log file path."""
+def setup_file_logging(directory: Path | None = None) -> Path | str:
+    """Attach a rotating file handler (1 MB x 3) to the root logger; returns the log file path.
+
+    When the directory cannot be created or written (read-only, a file in the way), logs go to
+    stderr instead and the returned string says so (shown in the status area)."""
     directory = Path(directory) if directory is not None else log_dir()
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / "toolbox.log"
     root = logging.getLogger()
     for h in root.handlers:
         if isinstance(h, logging.handlers.RotatingFileHandler) and Path(h.baseFilename) == path:
             return path
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3,
+                                                                         encoding="utf-8")
+    except OSError as e:
+        handler = logging.StreamHandler(sys.stderr)
+        where = f"stderr ({directory} is not writable: {e.strerror or e})"
+        print(f"sv2tts toolbox: cannot write the log in {directory} ({e.strerror or e}); logging to stderr",
+              file=sys.stderr)
+        path = where  # type: ignore[assignment]
+        if any(type(h) is logging.StreamHandler for h in root.handlers):
+            return path  # the command line already logs to stderr
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     root.addHandler(handler)

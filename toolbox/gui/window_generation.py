@@ -41,6 +41,14 @@ class GenerationMixin:
         if mode != "vocode" and not text:
             self.status.error("Type some text to synthesize")
             return 0
+        if mode != "vocode":
+            from models.quality import unsupported_scripts
+
+            scripts = unsupported_scripts(text)
+            if scripts:
+                self.status.info("The text has letters the synthesizer cannot speak ("
+                                 + ", ".join(s.title() for s in scripts)
+                                 + "): they are transliterated and read as English")
         speaker = voice.speaker if voice is not None else "?"
         self.clip = None
         if mode in ("both", "vocode"):

@@ -1,0 +1,421 @@
+"""Bad inputs and faults through the real `sv2tts` command line, as a subprocess: every refusal is one
+line on stderr (no traceback), a non-zero exit, and no new or changed file in the output folder.
+
+Inputs are tiny and built here (a flite recording as the voice, the bundled models, damaged copies
+of them), so nothing needs ../shared. Cases run a few subprocesses at a time: each pays the CLI's
+start-up (torch import), not the test's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED = ROOT / "pretrained"
+LOG_LINE = re.compile(r"^(DEBUG|INFO|WARNING) [\w.]+: ")
+TEXT = "The quick brown fox jumps over the lazy dog."
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def run_cli(args: list[str], env: dict[str, str] | None = None, timeout: float = 300) -> tuple[int, str]:
+    """Run `python -m toolbox.cli ARGS`; returns (exit code, stderr)."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen", **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "toolbox.cli", *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout, check=False)
+    return proc.returncode, proc.stderr
+
+
+def error_lines(stderr: str) -> list[str]:
+    """stderr without log records (INFO/WARNING lines) and blank lines: what the user is told."""
+    return [line for line in stderr.splitlines() if line.strip() and not LOG_LINE.match(line)]
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file below `folder` (hidden ones too) -> sha256 of its content."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def assert_refused(rc: int, stderr: str, expect: list[str], code: int = 1) -> None:
+    assert "Traceback" not in stderr, stderr
+    lines = error_lines(stderr)
+    assert rc == code, f"exit {rc} (expected {code}): {stderr}"
+    assert len(lines) == 1, f"expected one line, got {lines}"
+    for text in expect:
+        assert text in lines[0], f"{text!r} not in {lines[0]!r}"
+
+
+@pytest.fixture(scope="module")
+def voice(tmp_path_factory) -> Path:
+    """A 5 s reference recording spoken by flite (8 kHz WAV): clear speech, no ../shared needed."""
+    if not shutil.which("flite"):
+        pytest.skip("flite is not installed (apt install flite)")
+    path = tmp_path_factory.mktemp("voice") / "voice.wav"
+    subprocess.run(["flite", "-voice", "slt", "-t", TEXT + " She sells sea shells by the sea shore.",
+                    "-o", str(path)], check=True, capture_output=True, timeout=60)
+    return path
+
+
+def damaged_copy(src: Path, dst: Path, change) -> Path:
+    """A copy of our safetensors file `src` with change(state dict, config dict) applied."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(src), framework="pt") as f:
+        meta = dict(f.metadata())
+    state = load_file(str(src))
+    config = json.loads(meta["config"])
+    change(state, config)
+    meta["config"] = json.dumps(config)
+    save_file(state, str(dst), metadata=meta)
+    return dst
+
+
+class _RunsCode:
+    marker = ""
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@dataclass
+class Case:
+    name: str
+    args: list[str]
+    expect: list[str]
+    code: int = 1
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, voice) -> dict[str, Path]:
+    """Inputs (good and broken) and an output folder holding files that must survive untouched."""
+    import torch
+
+    w = tmp_path_factory.mktemp("bad")
+    inputs, out = w / "inputs", w / "out"
+    inputs.mkdir()
+    out.mkdir()
+    shutil.copy(voice, inputs / "voice.wav")
+    (out / "keep.wav").write_bytes(b"precious audio")
+    (out / "keep.npy").write_bytes(b"precious embeddings")
+    (inputs / "folder.wav").mkdir()  # a directory given as audio
+    sf.write(str(inputs / "silent.wav"), np.zeros(16_000, np.float32), 16_000)
+    mel = np.full((80, 6), -2.0, np.float32)
+    np.save(inputs / "mel.npy", mel)
+    mel[3, 2] = np.nan
+    np.save(inputs / "nan_mel.npy", mel)
+    (inputs / "random.pt").write_bytes(np.random.default_rng(0).bytes(4096))
+    marker = w / "code-ran"
+    _RunsCode.marker = str(marker)
+    (inputs / "evil.pt").write_bytes(pickle.dumps({"model_state": _RunsCode()}))
+
+    def nan_weights(state, config):
+        state["linear.weight"][0, 0] = float("nan")
+
+    def noisy_weights(state, config):  # huge but finite noise: the outputs overflow
+        state["linear.weight"] *= 1e20
+
+    def fps0(state, config):
+        config["frames_per_second"] = 0
+
+    def huge(state, config):
+        config["decoder_dim"] = 1_000_000
+
+    damaged_copy(PRETRAINED / "encoder.safetensors", inputs / "nan-encoder.safetensors", nan_weights)
+    damaged_copy(PRETRAINED / "encoder.safetensors", inputs / "noisy-encoder.safetensors", noisy_weights)
+    damaged_copy(PRETRAINED / "demo-synthesizer.safetensors", inputs / "fps0.safetensors", fps0)
+    damaged_copy(PRETRAINED / "demo-synthesizer.safetensors", inputs / "huge.safetensors", huge)
+    # A corrupt published encoder in the model cache, of the exact expected size.
+    cache = w / "cache"
+    cache.mkdir()
+    with open(cache / "encoder.pt", "wb") as f:
+        f.truncate(17_090_379)
+    (w / "a-file").write_text("not a folder")
+    torch.manual_seed(0)
+    return {"w": w, "inputs": inputs, "out": out, "marker": marker, "cache": cache}
+
+
+def cases(ws: dict[str, Path]) -> list[Case]:
+    i, o = ws["inputs"], ws["out"]
+    voice = str(i / "voice.wav")
+    clone = ["clone", "--voice", voice, "--text", TEXT, "--vocoder", "griffinlim"]
+    return [
+        Case("nan encoder weights", ["embed", voice, "-o", f"{o}/e.npy", "--encoder", f"{i}/nan-encoder.safetensors"],
+             ["nan-encoder.safetensors", "NaN"]),
+        Case("noisy encoder weights", ["embed", voice, "-o", f"{o}/e.npy", "--encoder",
+                                       f"{i}/noisy-encoder.safetensors"], ["noisy-encoder.safetensors", "damaged"]),
+        Case("corrupt cached published encoder", ["embed", voice, "-o", f"{o}/e.npy"],
+             [f"{ws['cache']}/encoder.pt", "unusable"], env={"SV2TTS_MODELS_DIR": str(ws["cache"])}),
+        Case("negative seed", [*clone, "-o", f"{o}/c.wav", "--seed", "-1"], ["--seed", "-1"], code=2),
+        Case("config fps 0", [*clone, "-o", f"{o}/c.wav", "--synthesizer", f"{i}/fps0.safetensors"],
+             ["fps0.safetensors", "frames_per_second"]),
+        Case("config huge dimensions", [*clone, "-o", f"{o}/c.wav", "--synthesizer", f"{i}/huge.safetensors"],
+             ["huge.safetensors", "layout"]),
+        Case("random bytes as .pt", [*clone, "-o", f"{o}/c.wav", "--synthesizer", f"{i}/random.pt"],
+             ["random.pt", "not a PyTorch checkpoint"]),
+        Case("malicious pickle", [*clone, "-o", f"{o}/c.wav", "--synthesizer", f"{i}/evil.pt"],
+             ["evil.pt", "would run code"]),
+        Case("flite missing", [*clone, "-o", f"{o}/c.wav"], ["flite"], env={"PATH": "/nonexistent"}),
+        Case("clone onto a directory", [*clone, "-o", str(o), "--force"], [str(o), "is a directory"]),
+        Case("clone into a missing folder", [*clone, "-o", f"{o}/new/c.wav"], ["no such directory"]),
+        Case("clone over a file", [*clone, "-o", f"{o}/keep.wav"], ["keep.wav", "--force"]),
+        Case("silent reference", ["embed", f"{i}/silent.wav", "-o", f"{o}/e.npy"], ["silent.wav", "silent"]),
+        Case("directory as audio", ["embed", f"{i}/folder.wav", "-o", f"{o}/e.npy"],
+             ["folder.wav", "is a directory"]),
+        Case("embed over a file", ["embed", voice, "-o", f"{o}/keep.npy"], ["keep.npy", "--force"]),
+        Case("embed into a missing folder", ["embed", voice, "-o", f"{o}/new/e.npy"], ["no such directory"]),
+        Case("vocode to mp3", ["vocode", f"{i}/mel.npy", "-o", f"{o}/v.mp3", "--vocoder", "griffinlim"],
+             ["v.mp3", ".wav or .flac"]),
+        Case("vocode over a file", ["vocode", f"{i}/mel.npy", "-o", f"{o}/keep.wav", "--vocoder", "griffinlim"],
+             ["keep.wav", "--force"]),
+        Case("vocode a NaN mel", ["vocode", f"{i}/nan_mel.npy", "-o", f"{o}/v.wav", "--vocoder", "griffinlim"],
+             ["nan_mel.npy", "NaN"]),
+        Case("import into an unwritable cache", ["models", "import", str(PRETRAINED / "encoder.safetensors"),
+                                                 "--name", "bundled-encoder"],
+             ["cannot write to the model cache"], env={"SV2TTS_MODELS_DIR": f"{ws['w']}/a-file/models"}),
+    ]
+
+
+def test_bad_inputs_are_one_line_and_leave_nothing_behind(workspace):
+    out = workspace["out"]
+    before = snapshot(out)
+    inputs_before = snapshot(workspace["inputs"])
+    todo = cases(workspace)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda c: run_cli(c.args, c.env), todo))
+    failures = []
+    for case, (rc, err) in zip(todo, results, strict=True):
+        try:
+            assert_refused(rc, err, case.expect, case.code)
+        except AssertionError as e:
+            failures.append(f"{case.name}: {e}")
+    assert not failures, "\n".join(failures)
+    assert snapshot(out) == before  # no new, changed or temporary file
+    assert snapshot(workspace["inputs"]) == inputs_before  # the originals are intact
+    assert not workspace["marker"].exists()  # the malicious pickle never ran
+
+
+def test_reference_and_text_advice(workspace, tmp_path):
+    """Bad references embed with a warning naming the file; a non-Latin text is named before any
+    model is loaded (here the synthesizer is unreadable, and the warning still comes first)."""
+    wav, sr = sf.read(str(workspace["inputs"] / "voice.wav"), dtype="float32")
+    refs = {"short.wav": wav[sr: sr + int(0.3 * sr)], "dc.wav": 0.5 * wav + 0.5,
+            "clipped.wav": np.clip(20 * wav, -1, 1), "beyond.wav": 4 * wav}
+    for name, x in refs.items():
+        sf.write(str(tmp_path / name), x, sr, subtype="FLOAT")
+    rc, err = run_cli(["embed", *[str(tmp_path / n) for n in refs], "-o", str(tmp_path / "e.npy")])
+    assert rc == 0 and "Traceback" not in err, err
+    warnings = [line for line in err.splitlines() if line.startswith("WARNING models.quality")]
+    expect = {"short.wav": "of speech", "dc.wav": "DC offset", "clipped.wav": "clipped",
+              "beyond.wav": "beyond full scale"}
+    for name, text in expect.items():
+        assert any(name in line and text in line for line in warnings), (name, warnings)
+    assert np.load(tmp_path / "e.npy").shape == (4, 256)
+
+    rc, err = run_cli(["clone", "--voice", str(workspace["inputs"] / "voice.wav"), "--text", "Привет, мир. 你好.",
+                       "-o", str(tmp_path / "c.wav"), "--synthesizer", str(workspace["inputs"] / "random.pt")])
+    lines = err.splitlines()
+    scripts = next(n for n, line in enumerate(lines) if "cannot speak: Cyrillic (8 letters), Cjk (2" in line)
+    refused = next(n for n, line in enumerate(lines) if "random.pt" in line)
+    assert rc == 1 and scripts < refused and not (tmp_path / "c.wav").exists()
+
+
+# --------------------------------------------------------------------------------------- signals, disk
+def _start_clone(out: Path, voice: Path, sentences: int = 40) -> subprocess.Popen:
+    text = " ".join(f"Sentence number {n} is spoken here." for n in range(sentences))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.Popen([sys.executable, "-m", "toolbox.cli", "clone", "--voice", str(voice), "--text", text,
+                             "-o", str(out), "--vocoder", "griffinlim", "--seed", "1"],
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _wait_for_audio(folder: Path, proc: subprocess.Popen, min_bytes: int = 8_000, timeout: float = 240) -> Path:
+    """The temporary file once audio is being written to it (the process is mid-write)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        parts = [p for p in folder.iterdir() if p.name.endswith(".part")]
+        if parts and parts[0].stat().st_size >= min_bytes:
+            return parts[0]
+        if proc.poll() is not None:
+            pytest.fail(f"clone ended before writing ({proc.returncode}): {proc.stderr.read()}")
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail("clone did not start writing in time")
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_mid_write_leaves_nothing(tmp_path, voice, sig, code):
+    out = tmp_path / "out.wav"
+    proc = _start_clone(out, voice)
+    _wait_for_audio(tmp_path, proc)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and len(error_lines(err)) == 1, err
+    assert list(tmp_path.iterdir()) == []  # no .part, no partial output
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MB tmpfs (mounting needs root and a kernel that allows it; else skip)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)], capture_output=True,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip() or proc.returncode})")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_full_and_read_only_disk(small_disk, voice, workspace):
+    """Too little room is refused before any work; a disk that fills up mid-write and a read-only
+    folder give one line each; nothing is left on the disk."""
+    long_text = "word " * 2000  # needs far more than 3 MB by the estimate
+    rc, err = run_cli(["clone", "--voice", str(voice), "--text", long_text, "-o", str(small_disk / "a.wav"),
+                       "--vocoder", "griffinlim"])
+    assert_refused(rc, err, ["a.wav", "not enough free space"])
+    assert list(small_disk.iterdir()) == []
+
+    proc = _start_clone(small_disk / "b.wav", voice, sentences=12)
+    _wait_for_audio(small_disk, proc, min_bytes=1_000)
+    with open(small_disk / "filler", "wb") as f:  # another program fills the disk
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    _, err = proc.communicate(timeout=240)
+    assert_refused(proc.returncode, err, ["b.wav", "disk is full"])
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
+    (small_disk / "filler").unlink()
+
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    rc, err = run_cli(["embed", str(voice), "-o", str(small_disk / "e.npy")])
+    assert_refused(rc, err, ["e.npy", "cannot write", "Read-only"])
+    rc, err = run_cli(["models", "import", str(PRETRAINED / "encoder.safetensors"), "--name", "bundled-encoder"],
+                      env={"SV2TTS_MODELS_DIR": str(small_disk / "models")})
+    assert_refused(rc, err, ["cannot write to the model cache", "Read-only"])
+    assert list(small_disk.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------------ model store
+def test_store_rehashes_and_checks_whole_containers(tmp_path):
+    """A zero-padded file of the expected size is refused at import; a file changed in place after its
+    import (same size and mtime) is caught by `verify --rehash`; the manifest's hash is always rechecked."""
+    import torch
+
+    from models.store import ModelStore
+
+    torch.save({"model_state": {"w": torch.arange(50_000, dtype=torch.float32)}}, tmp_path / "real.pt")
+    real = (tmp_path / "real.pt").read_bytes()
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"schema": 1, "models": [
+        {"name": "vocoder", "kind": "vocoder", "filename": "vocoder.pt", "format": "torch", "size": len(real),
+         "sha256": None, "sources": [{"type": "huggingface", "repo_id": "x/y", "filename": "vocoder.pt"}]},
+        {"name": "bundled", "kind": "encoder", "filename": "b.pt", "format": "torch", "size": len(real),
+         "sha256": hashlib.sha256(real).hexdigest(), "path": "real.pt"}]}))
+    padded = tmp_path / "padded.pt"
+    padded.write_bytes(real[: len(real) // 2] + bytes(len(real) - len(real) // 2))
+    store = ModelStore(cache_dir=tmp_path / "cache", manifest=manifest)
+    with pytest.raises(Exception, match="padded.pt: not imported as the vocoder model: .*(zip|CRC)"):
+        store.import_file(padded, name="vocoder")
+    assert not (tmp_path / "cache" / "vocoder.pt").exists()
+
+    target = store.import_file(tmp_path / "real.pt", name="vocoder")
+    assert [r.status for r in store.verify("vocoder", rehash=True)] == ["ok"]
+    st = target.stat()
+    damaged = bytearray(target.read_bytes())
+    damaged[-100] ^= 0xFF  # flip a byte in place, then restore the mtime
+    target.write_bytes(bytes(damaged))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    (result,) = store.verify("vocoder", rehash=True)
+    assert result.status == "bad" and "changed since it was imported" in result.detail
+    target.write_bytes(real[:-10])  # truncated in the cache: reported when used, never skipped
+    with pytest.raises(Exception, match="vocoder.pt is unusable .*truncated"):
+        store.installed("vocoder")
+
+    src = tmp_path / "real.pt"  # the manifest's hash is recomputed even when size and mtime agree
+    assert store.verify("bundled")[0].status == "ok"
+    st = src.stat()
+    src.write_bytes(bytes(damaged))
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
+    (result,) = store.verify("bundled")
+    assert result.status == "bad" and "sha256 mismatch" in result.detail
+
+
+# ---------------------------------------------------------------------------------------------- vocoder
+def test_published_unfold_is_the_reference_envelope_arithmetic():
+    """xfade_and_unfold of the reference, written out: each fold's first `overlap` samples times
+    [zeros(h), fade_in], its last `overlap` times [fade_out, zeros(h)], folds added at stride
+    target + overlap. The published plan's overlap-add (and the fast generator's streamed output,
+    fed the same classes) equal it; the streaming plan keeps a true cross-fade without the dip."""
+    import torch
+
+    from models.vocoder import VocoderConfig, WaveRNN
+    from models.vocoder.fast import FastWaveRNN
+    from models.vocoder.folding import overlap_add, streaming_plan, uniform_plan
+    from models.vocoder.naive import conditioning
+
+    target, overlap = 1000, 200
+    plan = uniform_plan(4 * (target + overlap) + overlap, target, overlap)
+    assert plan.num_folds == 4 and plan.envelope == "reference"
+    rng = np.random.default_rng(3)
+    folds = rng.uniform(-1, 1, (plan.num_folds, target + 2 * overlap))
+
+    h = overlap // 2
+    t = np.linspace(-1, 1, overlap - h)
+    fade_in = np.concatenate([np.zeros(h), np.sqrt(0.5 * (1 + t))])
+    fade_out = np.concatenate([np.sqrt(0.5 * (1 - t)), np.zeros(h)])
+    y = folds.copy()
+    y[:, :overlap] *= fade_in
+    y[:, -overlap:] *= fade_out
+    expected = np.zeros(plan.num_folds * (target + overlap) + overlap)
+    for i in range(plan.num_folds):
+        start = i * (target + overlap)
+        expected[start:start + target + 2 * overlap] += y[i]
+    np.testing.assert_array_equal(overlap_add(list(folds), plan), expected)
+
+    ones = overlap_add([np.ones(target + 2 * overlap)] * plan.num_folds, plan)
+    join = target + overlap  # the second fold starts here; the first fold's tail ends at join + overlap
+    assert ones[join + h - 1] == 0.0 and ones[join + h] == 0.0  # each half belongs to one fold: a dip to 0
+    np.testing.assert_allclose(ones[join:join + h], np.sqrt(0.5 * (1 - t)))
+
+    stream = streaming_plan(30_000, target=2000, overlap=400, first_target=400)
+    flat = overlap_add([np.ones(n) for n in stream.lengths], stream)
+    assert stream.envelope == "crossfade" and flat[400:29_000].min() >= 1.0 - 1e-12  # no dip
+
+    torch.manual_seed(0)
+    net = WaveRNN(VocoderConfig.small()).eval()
+    cond = conditioning(net, np.full((80, 30), -2.0, np.float32))
+    plan = uniform_plan(cond.shape[0], 1000, 200)
+    labels = torch.randint(0, net.config.n_classes, (plan.num_folds, max(plan.lengths)),
+                           generator=torch.Generator().manual_seed(1))
+    fast = FastWaveRNN(net, step_impl="torch")  # the fused kernels give the same sums; no compile here
+    streamed = np.concatenate([v for _, v in fast.run(cond, plan, forced=labels, block=64)])
+    values = 2.0 * labels.numpy().astype(np.float64) / (net.config.n_classes - 1) - 1.0
+    y = values.copy()
+    y[:, :200] *= np.concatenate([np.zeros(100), np.sqrt(0.5 * (1 + np.linspace(-1, 1, 100)))])
+    y[:, -200:] *= np.concatenate([np.sqrt(0.5 * (1 - np.linspace(-1, 1, 100))), np.zeros(100)])
+    reference = np.zeros(plan.padded_total)
+    for i, o in enumerate(plan.offsets):
+        reference[o:o + plan.lengths[i]] += y[i]
+    np.testing.assert_allclose(streamed[: len(reference)], reference, atol=1e-12)
