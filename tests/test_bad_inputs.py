@@ -419,3 +419,50 @@ def test_published_unfold_is_the_reference_envelope_arithmetic():
     for i, o in enumerate(plan.offsets):
         reference[o:o + plan.lengths[i]] += y[i]
     np.testing.assert_allclose(streamed[: len(reference)], reference, atol=1e-12)
+
+
+# -------------------------------------------------------------------------------------------------- GUI
+def _corrupt_profiles(folder: Path) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "empty.npz").write_bytes(b"")
+    np.savez(folder / "good.npz", embedding=np.full(256, 1 / 16, np.float32), speaker=np.array("a"),
+             source=np.array("x"))
+    (folder / "truncated.npz").write_bytes((folder / "good.npz").read_bytes()[:300])
+    np.savez(folder / "nan.npz", embedding=np.full(256, np.nan, np.float32))
+    np.savez(folder / "zero.npz", embedding=np.zeros(256, np.float32))
+    (folder / "good.npz").unlink()
+    return ["empty", "truncated", "nan", "zero"]
+
+
+def test_toolbox_starts_with_unwritable_state_and_damaged_files(tmp_path):
+    """The real entry point, offscreen: the log directory cannot be created (a file is in the way),
+    the settings file is garbage and the voice profiles are damaged; the window still opens and
+    closes, and says where the log goes."""
+    (tmp_path / "state").write_text("a file where the state directory should be")
+    config = tmp_path / "config" / "sv2tts"
+    config.mkdir(parents=True)
+    (config / "toolbox.conf").write_bytes(b"[General]\ngeometry=@ByteArray(\\x00\\xff garbage\nlast_dir=\x00\x01\n")
+    _corrupt_profiles(tmp_path / "data" / "sv2tts" / "voices")
+    rc, err = run_cli(["toolbox", "--demo", "--exit-after", "1"],
+                      env={"XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+                           "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert rc == 0 and "Traceback" not in err, err
+    assert "logging to stderr" in err
+
+
+def test_damaged_voice_profiles_are_reported_not_raised(qtbot, tmp_path):
+    from toolbox.gui.testing import make_window
+
+    names = _corrupt_profiles(tmp_path / "voices")
+    window, executor = make_window(tmp_dir=tmp_path)
+    qtbot.addWidget(window)
+    try:
+        assert sorted(window.outputs.profiles.names()) == sorted(names)
+        for name in names:
+            window._use_profile(name)
+        for name in names:
+            assert any(f"{name}.npz" in e for e in window.status.errors), (name, window.status.errors)
+        assert window.voice is None  # none of them became the voice
+    finally:
+        window.shutdown()
+        executor.shutdown(wait=True)

@@ -231,13 +231,16 @@ class MainWindow(GenerationMixin, QMainWindow):
 
     # -- settings -------------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
+        self.last_dir = ""
         try:
             self._restore_settings_unchecked()
         except (TypeError, ValueError, RuntimeError) as e:  # a damaged settings file must not stop the app
-            log.warning("ignoring unreadable settings in %s (%s)", self.settings.fileName(), e)
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            log.warning("ignoring unreadable settings in %s (%s)", self.settings.fileName(), first)
 
     def _restore_settings_unchecked(self) -> None:
         s = self.settings
+        self.last_dir = str(s.value("last_dir", "") or "")
         geometry = s.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -250,7 +253,6 @@ class MainWindow(GenerationMixin, QMainWindow):
             name = s.value(f"models/{kind}")
             if name and box.findText(str(name)) >= 0:
                 box.setCurrentText(str(name))  # emits model_changed -> the worker
-        self.last_dir = str(s.value("last_dir", ""))
 
     def save_settings(self) -> None:
         s = self.settings
