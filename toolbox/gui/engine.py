@@ -109,7 +109,11 @@ class StoreEngine:
         try:
             for e in self.store.entries():
                 if not self.available(e.name):
-                    out[e.name] = f"Not downloaded: {e.how_to_get()}"
+                    try:
+                        self.store.installed(e.name)  # raises when a file is there but corrupt
+                        out[e.name] = f"Not downloaded: {e.how_to_get()}"
+                    except Exception as bad:  # noqa: BLE001 - reported in the status area, never skipped
+                        out[e.name] = f"Damaged: {bad}"
         except Exception as e:
             log.debug("cannot list missing models: %s", e)
         return out
@@ -191,11 +195,15 @@ class StoreEngine:
         return list(self._pipe().synthesize(text, embedding, seed=seed, progress=progress, cancel=cancel))
 
     def vocode(self, mel, *, seed, progress, cancel):
+        from models.guard import check_finite
+
         vocoder = self._model("vocoder")
+        source = getattr(vocoder, "source", None) or f"the {self._selected.get('vocoder')} vocoder"
         if hasattr(vocoder, "stream"):
-            yield from vocoder.stream(mel, seed=seed, progress=progress, cancel=cancel)
+            for chunk in vocoder.stream(mel, seed=seed, progress=progress, cancel=cancel):
+                yield check_finite(chunk, "audio", source)  # a damaged model is named, not played
         else:
-            yield vocoder.vocode(mel, seed=seed, progress=progress, cancel=cancel)
+            yield check_finite(vocoder.vocode(mel, seed=seed, progress=progress, cancel=cancel), "audio", source)
 
 
 def _warm_griffin_lim(vocoder) -> None:

@@ -153,8 +153,11 @@ class MainWindow(GenerationMixin, QMainWindow):
         self.outputs.save_profile.connect(self._save_profile)
         self.outputs.use_profile.connect(self._use_profile)
 
-        gp.set_models(engine.choices(), engine.defaults(),
-                      engine.missing() if hasattr(engine, "missing") else None)
+        missing = engine.missing() if hasattr(engine, "missing") else None
+        gp.set_models(engine.choices(), engine.defaults(), missing)
+        for why in (missing or {}).values():
+            if why.startswith("Damaged"):
+                self.status.error(why)  # a corrupt download is reported, not silently replaced
         for kind in ("encoder", "synthesizer", "vocoder"):
             self.models.select_model(kind, gp.model(kind))
         self._setup_audio_devices()
