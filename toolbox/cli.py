@@ -7,7 +7,7 @@ import importlib
 import logging
 import sys
 
-from toolbox.outputs import Terminated, install_signal_handlers
+from toolbox.outputs import Terminated, install_signal_handlers, restore_signal_handlers
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     problem (an unexpected one too, with the traceback under -v); 2 usage; 130 Ctrl-C; 143 SIGTERM.
     Outputs are written through toolbox.outputs, so none of these leaves a partial file behind."""
     command, verbose = "sv2tts", False
+    previous = install_signal_handlers()
     try:
-        install_signal_handlers()
         parser = build_parser()
         args = parser.parse_args(argv)
         command, verbose = " ".join(filter(None, ["sv2tts", args.command])), args.verbose
@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         return 143
     except Exception as e:  # noqa: BLE001 - the one place where every error becomes one line
         return report_error(command, e, verbose)
+    finally:
+        restore_signal_handlers(previous)  # main() may run inside another program (tests)
 
 
 def report_error(command: str, e: Exception, verbose: bool = False) -> int:

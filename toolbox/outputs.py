@@ -197,11 +197,19 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise Terminated()
 
 
-def install_signal_handlers() -> None:
+def install_signal_handlers() -> object:
     """SIGTERM raises :class:`Terminated` in the main thread (SIGINT already raises
-    KeyboardInterrupt), so ``finally`` blocks and context managers discard temporary files."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    KeyboardInterrupt), so ``finally`` blocks and context managers discard temporary files.
+    Returns the previous handler (for :func:`restore_signal_handlers`), None off the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def restore_signal_handlers(previous: object) -> None:
+    """Put back the SIGTERM handler that :func:`install_signal_handlers` replaced."""
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, previous)
 
 
 # ------------------------------------------------------------------------------------------- audio
