@@ -229,6 +229,9 @@ def test_reference_and_text_advice(workspace, tmp_path):
     for name, text in expect.items():
         assert any(name in line and text in line for line in warnings), (name, warnings)
     assert np.load(tmp_path / "e.npy").shape == (4, 256)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "e.npy").stat().st_mode & 0o777 == 0o666 & ~umask  # like any new file, not 0600
 
     rc, err = run_cli(["clone", "--voice", str(workspace["inputs"] / "voice.wav"), "--text", "Привет, мир. 你好.",
                        "-o", str(tmp_path / "c.wav"), "--synthesizer", str(workspace["inputs"] / "random.pt")])

@@ -42,6 +42,9 @@ MARGIN_BYTES = 1 << 20
 
 _WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG)
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 _live: set[Path] = set()  # temporary files not yet committed or discarded
 _live_lock = threading.Lock()
 
@@ -160,6 +163,7 @@ def _make_tmp(folder: Path, name: str, shown: str) -> Path:
         raise OutputError(f"{shown}: cannot write in {folder} ({e.strerror or e})") from None
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; the result should be like any new file
     with _live_lock:
         _live.add(tmp_path)
     return tmp_path
