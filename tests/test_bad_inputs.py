@@ -278,10 +278,10 @@ def test_signal_mid_write_leaves_nothing(tmp_path, voice, sig, code):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 3 MB tmpfs (mounting needs root and a kernel that allows it; else skip)."""
+    """An 8 MB tmpfs (mounting needs root and a kernel that allows it; else skip)."""
     mnt = tmp_path / "disk"
     mnt.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)], capture_output=True,
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], capture_output=True,
                           text=True, check=False)
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip() or proc.returncode})")
@@ -292,7 +292,7 @@ def small_disk(tmp_path):
 def test_full_and_read_only_disk(small_disk, voice, workspace):
     """Too little room is refused before any work; a disk that fills up mid-write and a read-only
     folder give one line each; nothing is left on the disk."""
-    long_text = "word " * 2000  # needs far more than 3 MB by the estimate
+    long_text = "word " * 4000  # needs far more than 8 MB by the estimate
     rc, err = run_cli(["clone", "--voice", str(voice), "--text", long_text, "-o", str(small_disk / "a.wav"),
                        "--vocoder", "griffinlim"])
     assert_refused(rc, err, ["a.wav", "not enough free space"])
