@@ -50,6 +50,10 @@ class ModelMissingError(CheckpointError):
     """A model file is absent (or unusable); the message says how to get it."""
 
 
+class CorruptModelError(ModelMissingError):
+    """A model file is present but bad (corrupt, truncated, wrong hash): reported, never skipped."""
+
+
 class DownloadError(CheckpointError):
     """Every source of a model failed; the message gives each source's reason."""
 
@@ -160,7 +164,7 @@ class ModelStore:
         if bad is None:
             return None
         p, problem = bad
-        raise ModelMissingError(f"the {name} model file {p} is unusable ({problem}); delete it, or "
+        raise CorruptModelError(f"the {name} model file {p} is unusable ({problem}); delete it, or "
                                 f"{entry.how_to_get()}")
 
     def get(self, name: str, download: bool = False) -> Path:

@@ -30,8 +30,12 @@ def resolve_vocoder(choice: str | None, store=None) -> Vocoder:
 
         store = ModelStore()
     if choice is None:
+        from models.store import CorruptModelError
+
         try:
             path = store.default("vocoder")
+        except CorruptModelError:  # a damaged download is reported, never replaced by Griffin-Lim
+            raise
         except CheckpointError:  # nothing of kind vocoder present (or a broken manifest)
             log.warning("no neural vocoder installed (see `sv2tts models`); using Griffin-Lim")
             return GriffinLim()

@@ -148,9 +148,13 @@ def workspace(tmp_path_factory, voice) -> dict[str, Path]:
     cache.mkdir()
     with open(cache / "encoder.pt", "wb") as f:
         f.truncate(17_090_379)
+    cache2 = w / "cache2"  # a corrupt published vocoder: never silently replaced by Griffin-Lim
+    cache2.mkdir()
+    with open(cache2 / "vocoder.pt", "wb") as f:
+        f.truncate(53_845_290)
     (w / "a-file").write_text("not a folder")
     torch.manual_seed(0)
-    return {"w": w, "inputs": inputs, "out": out, "marker": marker, "cache": cache}
+    return {"w": w, "inputs": inputs, "out": out, "marker": marker, "cache": cache, "cache2": cache2}
 
 
 def cases(ws: dict[str, Path]) -> list[Case]:
@@ -164,6 +168,8 @@ def cases(ws: dict[str, Path]) -> list[Case]:
                                        f"{i}/noisy-encoder.safetensors"], ["noisy-encoder.safetensors", "damaged"]),
         Case("corrupt cached published encoder", ["embed", voice, "-o", f"{o}/e.npy"],
              [f"{ws['cache']}/encoder.pt", "unusable"], env={"SV2TTS_MODELS_DIR": str(ws["cache"])}),
+        Case("corrupt cached published vocoder", [*clone[:-2], "-o", f"{o}/c.wav"],
+             [f"{ws['cache2']}/vocoder.pt", "unusable"], env={"SV2TTS_MODELS_DIR": str(ws["cache2"])}),
         Case("negative seed", [*clone, "-o", f"{o}/c.wav", "--seed", "-1"], ["--seed", "-1"], code=2),
         Case("config fps 0", [*clone, "-o", f"{o}/c.wav", "--synthesizer", f"{i}/fps0.safetensors"],
              ["fps0.safetensors", "frames_per_second"]),
