@@ -35,19 +35,26 @@ class Loop:
     save_every: int
     log_every: int
     on_save: Callable[[int], None] | None = None
+    # more resumable state saved in state.pt under its name (e.g. discriminators and their optimizer);
+    # each value has state_dict() / load_state_dict()
+    extras: dict[str, Any] | None = None
 
     def resume(self) -> int:
         """Load state.pt into the network and optimizer; returns the step to continue from."""
         state = self.run.load_state()
         self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        for name, obj in (self.extras or {}).items():
+            obj.load_state_dict(state[name])
         log.info("resumed %s at step %d", self.run.path, int(state["step"]))
         return int(state["step"])
 
     def save(self, step: int) -> None:
         if not self.world.is_main:
             return
-        self.run.save_state({"step": step, "model": self.net.state_dict(), "optimizer": self.optimizer.state_dict()})
+        extras = {name: obj.state_dict() for name, obj in (self.extras or {}).items()}
+        self.run.save_state({"step": step, "model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                             **extras})
         save_safetensors(self.run.weights_path, self.net.state_dict(), self.kind, self.model_config,
                          {"step": str(step)})
         if self.on_save:

@@ -17,6 +17,11 @@ TRAINERS = {
     "synthesizer": ("models.training.synthesizer", "train_synthesizer", "rtvc"),
     "vocoder": ("models.training.vocoder", "train_vocoder", "rtvc"),
     "phones": ("models.training.phones", "train_phones", "small"),
+    "istft-vocoder": ("models.training.istft_vocoder", "train_istft_vocoder", "default"),
+}
+HELP = {
+    "phones": "train the duration-based demo synthesizer (data: sv2tts preprocess phones)",
+    "istft-vocoder": "train the fast iSTFT vocoder (data: any folder of speech audio files)",
 }
 
 
@@ -26,8 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name, (module, _, preset) in TRAINERS.items():
         if importlib.util.find_spec(module) is None:
             continue
-        m = models.add_parser(name, help="train the duration-based demo synthesizer (data: sv2tts preprocess phones)"
-                              if name == "phones" else f"train the {name}")
+        m = models.add_parser(name, help=HELP.get(name, f"train the {name}"))
         m.add_argument("run_dir", type=Path, help="run directory (config, metrics.jsonl, state.pt, weights)")
         m.add_argument("--data", type=Path, required=True, help="preprocessed data (sv2tts preprocess)")
         m.add_argument("--config", default=preset, help=f"preset name or a JSON file (default {preset})")
