@@ -204,7 +204,7 @@ def train_istft_vocoder(run_path: Path, data: Path, config: str = "default", res
             loss.backward()
             metrics["grad_norm"] = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip_grad_norm)
             opt_g.step()
-            return {"loss": float(loss), "lr": learning_rate(step, cfg), **{k: float(v) for k, v in metrics.items()}}
+            return {"loss": float(loss.detach()), "lr": learning_rate(step, cfg), **{k: float(v) for k, v in metrics.items()}}
 
         return loop.train(one_step, step, max_steps)
     finally:

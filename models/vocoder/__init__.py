@@ -26,7 +26,21 @@ log = logging.getLogger(__name__)
 KIND = "vocoder"
 SCHEDULES = ("stream", "published")
 
-__all__ = ["WaveRNN", "VocoderConfig", "WaveRNNVocoder", "Cancelled", "PRECISIONS", "SCHEDULES"]
+__all__ = ["WaveRNN", "VocoderConfig", "WaveRNNVocoder", "Cancelled", "PRECISIONS", "SCHEDULES", "load_vocoder"]
+
+
+def load_vocoder(path: str | Path, **wavernn_kwargs):
+    """The vocoder a weights file holds: our iSTFT vocoder (safetensors of kind "istft-vocoder") or a
+    WaveRNN (the published .pt or our safetensors). `wavernn_kwargs` (precision, schedule, ...) apply
+    to WaveRNN only. Raises models.checkpoint.CheckpointError."""
+    from models.checkpoint import safetensors_kind
+    from models.vocoder.istft import KIND as ISTFT_KIND
+
+    if Path(path).suffix == ".safetensors" and safetensors_kind(path) == ISTFT_KIND:
+        from models.vocoder.istft_vocoder import IstftVocoder
+
+        return IstftVocoder.from_file(path)
+    return WaveRNNVocoder.from_file(path, **wavernn_kwargs)
 
 
 class WaveRNNVocoder:

@@ -128,15 +128,21 @@ def overlap_add(spec: torch.Tensor, window: torch.Tensor, hop: int) -> torch.Ten
     Frame t is centred on sample t * hop; each output sample is divided by the sum of the squared
     windows of the frames that cover it (all of them exist, so the edges are exact too).
     """
-    n_fft = window.shape[0]
-    n_frames = spec.shape[-1]
-    frames = torch.fft.irfft(spec, n=n_fft, dim=1) * window[None, :, None]  # (B, n_fft, T)
-    length = (n_frames - 1) * hop + n_fft
-    fold = dict(output_size=(1, length), kernel_size=(1, n_fft), stride=(1, hop))
+    audio, envelope = overlap_add_frames(spec, window, hop)
+    half, n = window.shape[0] // 2, (spec.shape[-1] - 1) * hop
+    return audio[:, half:half + n] / envelope[half:half + n]
+
+
+def overlap_add_frames(spec: torch.Tensor, window: torch.Tensor, hop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Windowed inverse FFT of each frame, overlap-added: (B, F, n) -> audio (B, (n - 1) * hop + n_fft)
+    and the squared-window envelope ((n - 1) * hop + n_fft,) of those n frames (clamped above 0).
+    Index j of the result is sample (first frame) * hop - n_fft // 2 + j of the utterance."""
+    n_fft, n_frames = window.shape[0], spec.shape[-1]
+    frames = torch.fft.irfft(spec, n=n_fft, dim=1) * window[None, :, None]  # (B, n_fft, n)
+    fold = dict(output_size=(1, (n_frames - 1) * hop + n_fft), kernel_size=(1, n_fft), stride=(1, hop))
     audio = F.fold(frames, **fold)[:, 0, 0]  # (B, length)
     envelope = F.fold(window.square()[None, :, None].expand(1, n_fft, n_frames), **fold)[0, 0, 0]
-    half = n_fft // 2
-    return audio[:, half:half + (n_frames - 1) * hop] / envelope[half:half + (n_frames - 1) * hop].clamp_min(1e-8)
+    return audio, envelope.clamp_min(1e-8)
 
 
 def n_parameters(config: IstftConfig) -> int:

@@ -1,4 +1,8 @@
-"""WaveRNN generation: real-time factor, time to first final chunk, and the reference loop's speed.
+"""Vocoder speed: real-time factor, time to first final chunk, and a baseline measured in the same run.
+
+For WaveRNN the baseline is the reference implementation's loop; for any other vocoder (`--vocoder
+demo-vocoder`, a weights file of another kind) the report compares it with WaveRNN float32 (random
+weights of the published size) and Griffin-Lim on the same mel, and takes the median of `--repeats`.
 
 The fast path streams chunks; `first_chunk_s` is the time from handing over the mel to the first
 final chunk, `max_stall_s` how long playback started at that moment would have waited for audio
@@ -25,8 +29,10 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--vocoder", default=None, metavar="PATH",
-                   help="vocoder.pt / .safetensors (default: random weights of the published size)")
+    p.add_argument("--vocoder", default=None, metavar="NAME|PATH",
+                   help="a vocoder name ('demo-vocoder', 'vocoder', 'griffinlim') or weights file "
+                        "(default: WaveRNN with random weights of the published size)")
+    p.add_argument("--repeats", type=int, default=5, help="runs of a non-WaveRNN vocoder (median reported)")
     p.add_argument("--seconds", type=float, default=5.0, help="audio duration to generate (default 5)")
     p.add_argument("--mel", default=None, metavar="MEL.npy", help="use this (80, T) mel instead")
     p.add_argument("--precision", choices=["auto", "float32", "bf16"], default="auto")
@@ -83,7 +89,7 @@ def time_stream(voc, mel: np.ndarray, seed: int) -> dict:
             "max_stall_s": round(max(stall, 0.0), 4), "no_stall_start_s": round(late, 4),
             "gated_start_s": round(gated_start, 4), "gated_max_stall_s": round(max(gated_stall, 0.0), 4),
             "seconds": round(total, 3), "samples": pos,
-            "precision": voc.precision, "schedule": voc.schedule}
+            **{k: getattr(voc, k) for k in ("precision", "schedule") if hasattr(voc, k)}}
 
 
 def time_naive(net, mel: np.ndarray, steps: int, seed: int) -> dict:
@@ -105,21 +111,47 @@ def time_naive(net, mel: np.ndarray, steps: int, seed: int) -> dict:
             "ms_per_step": round(per_step * 1e3, 3), "extrapolated": n < total_steps}
 
 
+def median_stream(voc, mel: np.ndarray, seed: int, repeats: int) -> dict:
+    """time_stream's report of the run with the median real-time factor (after one warm-up run)."""
+    voc.vocode(mel[:, :40], seed=seed)
+    runs = sorted((time_stream(voc, mel, seed) for _ in range(max(1, repeats))), key=lambda r: r["rtf"])
+    return {**runs[len(runs) // 2], "runs": len(runs), "rtf_min": runs[0]["rtf"], "rtf_max": runs[-1]["rtf"]}
+
+
+def run_other(voc, name: str, mel: np.ndarray, args: argparse.Namespace) -> dict:
+    """A non-WaveRNN vocoder, with WaveRNN float32 and Griffin-Lim measured on the same mel."""
+    from models.griffinlim import GriffinLim
+    from models.vocoder import VocoderConfig, WaveRNN, WaveRNNVocoder
+
+    report = {"vocoder": name, "kind": type(voc).__name__, "threads": torch.get_num_threads(),
+              "mel_frames": int(mel.shape[1]), "audio_s": (mel.shape[1] - 1) * 200 / 16000,
+              **median_stream(voc, mel, args.seed, args.repeats)}
+    torch.manual_seed(args.seed)
+    wavernn = WaveRNNVocoder(WaveRNN(VocoderConfig.rtvc()), precision="float32")
+    report["wavernn_float32"] = {"weights": "random, published size", **median_stream(wavernn, mel, args.seed, 1)}
+    report["griffinlim"] = median_stream(GriffinLim(), mel, args.seed, args.repeats)
+    for base in ("wavernn_float32", "griffinlim"):
+        report[f"speedup_vs_{base}"] = round(report[base]["rtf"] / report["rtf"], 1)
+    return report
+
+
 def run(args: argparse.Namespace) -> dict:
     from models.vocoder import VocoderConfig, WaveRNN, WaveRNNVocoder
+    from models.vocoder.choose import open_vocoder
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    mel = np.load(args.mel).astype(np.float32) if args.mel else bench_mel(args.seconds, args.seed)
     if args.vocoder:
-        voc = WaveRNNVocoder.from_file(args.vocoder, precision=args.precision, schedule=args.schedule,
-                                       rows=args.rows)
+        voc = open_vocoder(args.vocoder, precision=args.precision, schedule=args.schedule, rows=args.rows)
+        if not isinstance(voc, WaveRNNVocoder):
+            return run_other(voc, args.vocoder, mel, args)
         weights = str(args.vocoder)
     else:
         torch.manual_seed(args.seed)
         voc = WaveRNNVocoder(WaveRNN(VocoderConfig.rtvc()), precision=args.precision, schedule=args.schedule,
                              rows=args.rows)
         weights = "random, published size"
-    mel = np.load(args.mel).astype(np.float32) if args.mel else bench_mel(args.seconds, args.seed)
     voc.vocode(mel[:, :6], seed=args.seed)  # warm-up: oneDNN kernels, allocator
     if args.step_time:
         voc.step_time = args.step_time

@@ -40,4 +40,33 @@ def _run(module, args: argparse.Namespace) -> int:
 
 def machine_info() -> dict:
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine()}
+            "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
+            "cpu_model": _cpu_model(), "cpu_flags": cpu_flags(),
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+SPEED_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile", "neon", "asimd")
+
+
+def cpu_flags() -> list[str]:
+    """The vector-extension flags of this CPU that matter for speed claims (Linux /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    have = set(line.split(":", 1)[1].split())
+                    return [flag for flag in SPEED_FLAGS if flag in have]
+    except OSError:
+        pass
+    return []
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()

@@ -21,8 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output .wav or .flac (16 kHz)")
     p.add_argument("--synthesizer", type=Path, help="synthesizer weights (.pt or .safetensors); "
                    "default: model store")
-    p.add_argument("--vocoder", default=None, help="'griffinlim', a vocoder name from `sv2tts models list`, "
-                   "or weights (.pt or .safetensors); default: the store's vocoder, else Griffin-Lim")
+    p.add_argument("--vocoder", default=None, metavar="NAME|PATH",
+                   help="'griffinlim', a model name ('vocoder': published WaveRNN, 'demo-vocoder': the bundled "
+                        "iSTFT vocoder) or weights (.pt/.safetensors); default: the published WaveRNN when "
+                        "downloaded, else the bundled vocoder")
     p.add_argument("--encoder", type=Path, help="encoder weights; default: model store")
     p.add_argument("--seed", type=seed_type, default=None, help="seed: the same seed gives the same audio")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "int8"],

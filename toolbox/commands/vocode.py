@@ -20,9 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("mel", type=Path, metavar="MEL.npy", help="(80, T) float32 log-mel on the [-4, 4] scale")
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="output .wav or .flac")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
-    p.add_argument("--vocoder", default=None, metavar="PATH|griffinlim",
-                   help="vocoder.pt / .safetensors weights, or 'griffinlim' (default: the published "
-                        "vocoder from the model store)")
+    p.add_argument("--vocoder", default=None, metavar="NAME|PATH",
+                   help="'griffinlim', a model name ('vocoder', 'demo-vocoder') or weights (.pt/.safetensors); "
+                        "default: the published WaveRNN when downloaded, else the bundled vocoder")
     p.add_argument("--seed", type=seed_type, default=None, help="sampling seed (same seed, same audio)")
     p.add_argument("--precision", choices=["auto", "float32", "bf16"], default="auto",
                    help="WaveRNN matmul precision (default: bf16 when the CPU has native bf16)")
@@ -60,20 +60,10 @@ def load_mel(path: Path) -> np.ndarray:
 
 
 def make_vocoder(spec: str | None, precision: str = "auto", schedule: str = "stream"):
-    """'griffinlim', a weights path, or None (the published vocoder from the model store)."""
-    if spec is not None and spec.lower() in ("griffinlim", "griffin-lim", "gl"):
-        from models.griffinlim import GriffinLim
+    """--vocoder: None (the default vocoder), 'griffinlim', a model name or a weights path."""
+    from models.vocoder.choose import open_vocoder
 
-        return GriffinLim()
-    from models.vocoder import WaveRNNVocoder
-
-    if spec is None:
-        from models.store import ModelStore
-
-        path = ModelStore().get("vocoder")
-    else:
-        path = Path(spec)
-    return WaveRNNVocoder.from_file(path, precision=precision, schedule=schedule)
+    return open_vocoder(spec, precision=precision, schedule=schedule)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -169,13 +169,9 @@ class StoreEngine:
             from models.synthesizer import load_synthesizer
 
             return load_synthesizer(path)
-        import models.vocoder as vocoder_pkg
+        from models.vocoder import load_vocoder
 
-        for attr in ("WaveRNNVocoder", "Vocoder", "WaveRNN"):
-            cls = getattr(vocoder_pkg, attr, None)
-            if cls is not None and hasattr(cls, "from_file"):
-                return cls.from_file(path)
-        raise RuntimeError("models.vocoder has no vocoder façade with from_file yet")
+        return load_vocoder(path)
 
     # -- inference -----------------------------------------------------------------------------------
     def embed(self, wav: np.ndarray) -> np.ndarray:

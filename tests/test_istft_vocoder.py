@@ -1,0 +1,189 @@
+"""The iSTFT vocoder: exact inverse STFT, streaming == whole, cancel, strict loading, selection by
+name, and training through the real CLI (loss falls, exact resume, 2-process torchrun)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from safetensors.torch import load_file
+
+from models.audio import stft, synth_mel
+from models.checkpoint import CheckpointError
+from models.vocoder import load_vocoder
+from models.vocoder.choose import open_vocoder
+from models.vocoder.istft import IstftConfig, IstftNet, overlap_add
+from models.vocoder.istft_vocoder import IstftVocoder
+from models.vocoding import Cancelled
+from toolbox.cli import main
+
+
+def random_vocoder(config: IstftConfig = IstftConfig.tiny(), seed: int = 0) -> IstftVocoder:
+    torch.manual_seed(seed)
+    net = IstftNet(config)
+    with torch.no_grad():  # beyond the init's small weights, so every frame and bin matters
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return IstftVocoder(net)
+
+
+def voice_like(seconds: float, f0: float = 140.0, seed: int = 0) -> np.ndarray:
+    n = int(seconds * 16000)
+    t = np.arange(n) / 16000
+    phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.1 * np.sin(2 * np.pi * 1.3 * t))) / 16000
+    wav = sum(np.sin(k * phase) / k for k in range(1, 12)) * 0.2 * (1.1 + np.sin(2 * np.pi * 3 * t))
+    return (wav + 0.003 * np.random.default_rng(seed).standard_normal(n)).astype(np.float32)
+
+
+def test_overlap_add_inverts_the_projects_stft():
+    x = voice_like(1.0)
+    spec = torch.from_numpy(stft(x, 800, 200, 800))[None]  # (1, 401, 81)
+    y = overlap_add(spec, torch.hann_window(800), 200)[0].numpy()
+    assert y.shape == ((spec.shape[-1] - 1) * 200,)
+    assert np.abs(y - x[: len(y)]).max() < 1e-5  # edges included
+
+
+@pytest.mark.parametrize("frames", [1, 2, 3, 17, 40, 333])
+def test_stream_equals_whole(frames):
+    voc = random_vocoder(IstftConfig(dim=48, intermediate=96, layers=3))
+    mel = np.random.default_rng(frames).uniform(-4, 2, (80, frames)).astype(np.float32)
+    chunks = list(voc.stream(mel))
+    with torch.inference_mode():
+        whole = voc.net.waveform(torch.from_numpy(mel)[None])[0].clamp(-1, 1).numpy()
+    joined = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    assert joined.shape == whole.shape == ((frames - 1) * 200,)
+    if frames > 1:
+        assert np.abs(whole).max() > 1e-3  # not trivially zero
+        assert np.abs(joined - whole).max() < 1e-4
+        assert len(chunks[0]) == min(frames - 1, voc.first_chunk) * 200  # the short first chunk
+    np.testing.assert_array_equal(voc.vocode(mel), joined)
+
+
+def test_cancel_stops_within_one_chunk_and_progress_reaches_one():
+    voc = random_vocoder()
+    mel = np.zeros((80, 400), np.float32) - 2
+    cancel, seen, fractions = threading.Event(), [], []
+    with pytest.raises(Cancelled):
+        for chunk in voc.stream(mel, cancel=cancel):
+            seen.append(chunk)
+            cancel.set()
+    assert len(seen) == 1
+    voc.vocode(mel, progress=lambda f, _: fractions.append(f))
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) == len(voc.chunks(400))
+    assert voc.vocode(mel).shape == (399 * 200,)  # still usable after a cancel
+
+
+def test_bad_mel_is_refused():
+    voc = random_vocoder()
+    with pytest.raises(ValueError, match=r"\(80, T\)"):
+        voc.vocode(np.zeros((40, 10), np.float32))
+    with pytest.raises(ValueError, match="NaN"):
+        voc.vocode(np.full((80, 10), np.nan, np.float32))
+
+
+def test_save_load_round_trip_and_strict_loading(tmp_path):
+    voc = random_vocoder()
+    path = voc.save(tmp_path / "v.safetensors", {"step": "7"})
+    loaded = load_vocoder(path)
+    assert isinstance(loaded, IstftVocoder) and loaded.config == IstftConfig.tiny()
+    mel = np.random.default_rng(1).uniform(-4, 1, (80, 30)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.vocode(mel), voc.vocode(mel))
+
+    state = load_file(str(path))
+    from models.checkpoint import save_safetensors
+
+    wrong = {**state, "head.weight": state["head.weight"][:, :-1]}
+    save_safetensors(tmp_path / "wrong.safetensors", wrong, "istft-vocoder", IstftConfig.tiny())
+    with pytest.raises(CheckpointError, match="not a iSTFT vocoder checkpoint of this layout"):
+        IstftVocoder.from_file(tmp_path / "wrong.safetensors")
+    data = path.read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        IstftVocoder.from_file(tmp_path / "cut.safetensors")
+    (tmp_path / "page.safetensors").write_text("<!DOCTYPE html><html><body>Not found</body></html>")
+    with pytest.raises(CheckpointError, match="HTML") as e:
+        load_vocoder(tmp_path / "page.safetensors")
+    assert "\n" not in str(e.value)
+
+
+def test_open_vocoder_by_name_path_and_griffin_lim(tmp_path):
+    from models.griffinlim import GriffinLim
+    from models.store import ModelStore
+
+    path = random_vocoder().save(tmp_path / "mine.safetensors")
+    assert isinstance(open_vocoder(str(path)), IstftVocoder)
+    assert isinstance(open_vocoder("GriffinLim"), GriffinLim)
+    store = ModelStore(cache_dir=tmp_path / "empty-cache")
+    with pytest.raises(CheckpointError, match="unknown vocoder 'nope'.*griffinlim"):
+        open_vocoder("nope", store)
+
+
+# -- training through the CLI --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def audio_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("voc_audio")
+    for i, f0 in enumerate((110.0, 150.0, 210.0)):
+        sf.write(root / f"spk{i}.wav", voice_like(1.5, f0, seed=i), 16000)
+    return root
+
+
+def train_config(tmp_path, **train) -> str:
+    cfg = {"model": {"dim": 32, "intermediate": 64, "layers": 2},
+           "train": {"batch_size": 4, "segment_frames": 16, "warmup_steps": 1, "save_every": 1000,
+                     "log_every": 1, "speed_probability": 0.0, "gain_db": [0.0, 0.0], "learning_rate": 3e-3,
+                     **train}}
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(cfg))
+    return str(path)
+
+
+def metrics(run) -> list[dict]:
+    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_training_lowers_the_loss(tmp_path, audio_folder, one_torch_thread):
+    run = tmp_path / "run"
+    assert main(["train", "istft-vocoder", str(run), "--data", str(audio_folder),
+                 "--config", train_config(tmp_path), "--steps", "40"]) == 0
+    m = metrics(run)
+    first, last = np.mean([x["mel"] for x in m[:5]]), np.mean([x["mel"] for x in m[-5:]])
+    assert last < 0.8 * first, (first, last)
+    voc = load_vocoder(run / "model.safetensors")
+    assert isinstance(voc, IstftVocoder)
+    assert np.all(np.isfinite(voc.vocode(synth_mel(voice_like(0.5)))))
+
+
+def test_exact_resume_with_discriminators(tmp_path, audio_folder, one_torch_thread):
+    cfg = train_config(tmp_path, adversarial_from=2, speed_probability=0.5, gain_db=[-6.0, 0.0])
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    base = ["train", "istft-vocoder"]
+    assert main(base + [str(straight), "--data", str(audio_folder), "--config", cfg, "--steps", "6"]) == 0
+    assert main(base + [str(split), "--data", str(audio_folder), "--config", cfg, "--steps", "3"]) == 0
+    assert main(base + [str(split), "--data", str(audio_folder), "--resume", "--steps", "6"]) == 0
+    a, b = load_file(str(straight / "model.safetensors")), load_file(str(split / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    assert "d" in metrics(straight)[-1]  # the discriminators took part
+    state = torch.load(split / "state.pt", weights_only=True)
+    assert {"discriminators", "optimizer_d"} <= state.keys()
+
+
+def test_torchrun_two_processes(tmp_path, audio_folder):
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "toolbox.cli", "train", "istft-vocoder", str(run), "--data", str(audio_folder),
+           "--config", train_config(tmp_path, adversarial_from=1), "--steps", "2"]
+    proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[:3000] + " ... " + proc.stderr[-1500:]
+    assert [m["world_size"] for m in metrics(run)] == [2, 2]
