@@ -27,7 +27,7 @@ class Embedder(Protocol):
 
 
 class Pipeline:
-    """encoder + synthesizer + any `models.vocoding.Vocoder` (Griffin-Lim or WaveRNN).
+    """encoder + synthesizer + any `models.vocoding.Vocoder` (Griffin-Lim, WaveRNN, the iSTFT vocoder).
 
     Long text is split into ~20-word chunks (models.text.split_text), synthesized in batches and
     vocoded chunk by chunk, so memory stays bounded by one batch, however long the text.
@@ -41,6 +41,20 @@ class Pipeline:
         self.pause = pause
         self.target_words = target_words
         self.max_words = max_words
+
+    @classmethod
+    def from_store(cls, vocoder: str | None = None, synthesizer: str | Path | None = None, **kwargs) -> Pipeline:
+        """The default models of the model store: the published encoder; the published synthesizer
+        when downloaded, else the bundled demo one (or `synthesizer`, a path); the vocoder named by
+        `vocoder` (see models.vocoder.choose.open_vocoder: None, "griffinlim", a model name or a path)."""
+        from models.encoder import SpeakerEncoder
+        from models.store import ModelStore
+        from models.synthesizer import load_synthesizer
+        from models.vocoder.choose import open_vocoder
+
+        store = ModelStore()
+        return cls(SpeakerEncoder.default(), load_synthesizer(synthesizer or store.default("synthesizer")),
+                   open_vocoder(vocoder, store), **kwargs)
 
     @property
     def sample_rate(self) -> int:

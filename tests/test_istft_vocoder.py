@@ -25,7 +25,8 @@ from models.vocoding import Cancelled
 from toolbox.cli import main
 
 
-def random_vocoder(config: IstftConfig = IstftConfig.tiny(), seed: int = 0) -> IstftVocoder:
+def random_vocoder(config: IstftConfig | None = None, seed: int = 0) -> IstftVocoder:
+    config = config or IstftConfig.tiny()
     torch.manual_seed(seed)
     net = IstftNet(config)
     with torch.no_grad():  # beyond the init's small weights, so every frame and bin matters

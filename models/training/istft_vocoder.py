@@ -4,6 +4,9 @@ Data: any folder of audio files (searched recursively), e.g. the LibriSpeech tra
 Each step cuts random segments, optionally changes their speed by resampling (pitch and formants move
 together: new voices from few speakers) and their level, and computes the synthesizer's mel of each
 segment on the fly, so the vocoder sees exactly the mels the synthesizer is trained to produce.
+Fine-tuning: a folder of synthesizer-aligned mels (`sv2tts preprocess gta`, models.data.gta) gives
+`gta_share` of each batch as (predicted mel, real audio) pairs, the rest as above from the same audio;
+`init_from` starts the run from trained weights.
 
 Losses: multi-scale log-mel L1 of the audio, L1 of the predicted log magnitude, and the anti-wrapped
 phase losses of APNet (Ai & Ling 2023: instantaneous phase, group delay, instantaneous frequency)
@@ -59,6 +62,8 @@ class IstftTrainConfig:
     speed_range: float = 0.12  # factor in [1 / (1 + r), 1 + r]
     gain_db: tuple[float, float] = (-9.0, 1.0)
     peak: float = 0.9  # utterances are peak-normalised to this before the gain
+    gta_share: float = 0.5  # with synthesizer-aligned data: share of segments with the predicted mel
+    init_from: str = ""  # weights (.safetensors) a new run starts from (fine-tuning)
     save_every: int = 250
     log_every: int = 10
     seed: int = 0
@@ -77,16 +82,29 @@ PRESETS = {"default": (IstftConfig.default, IstftTrainConfig.default),
 
 
 class AudioPool:
-    """Every utterance of a folder in memory, peak-normalised; random augmented segments from it."""
+    """Every utterance of a folder in memory, peak-normalised; random augmented segments from it.
+
+    With a synthesizer-aligned (GTA) folder, `gta` holds (predicted mel (80, T), audio) pairs and
+    `waves` their audio, peak-normalised, for the real-mel segments.
+    """
 
     def __init__(self, root: Path, peak: float) -> None:
-        files = sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
-        if not files:
-            raise ValueError(f"{root}: no audio files ({', '.join(AUDIO_SUFFIXES)}) found")
-        self.waves = [peak_normalize(load_audio(f), peak) for f in files]
+        from models.data.gta import is_gta_folder, read_gta_data
+
+        self.gta: list[tuple[np.ndarray, np.ndarray]] = []
+        if is_gta_folder(root):
+            items = read_gta_data(root)
+            self.gta = [(it["mel_gta"], it["audio"]) for it in items]
+            self.waves = [peak_normalize(it["audio"], peak) for it in items]
+        else:
+            files = sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+            if not files:
+                raise ValueError(f"{root}: no audio files ({', '.join(AUDIO_SUFFIXES)}) found")
+            self.waves = [peak_normalize(load_audio(f), peak) for f in files]
         lengths = np.array([len(w) for w in self.waves], dtype=np.float64)
         self.weights = lengths / lengths.sum()
-        log.info("vocoder data: %d files, %.1f min", len(files), lengths.sum() / 16000 / 60)
+        log.info("vocoder data: %d utterances (%d synthesizer-aligned), %.1f min", len(self.waves), len(self.gta),
+                 lengths.sum() / 16000 / 60)
 
     def segment(self, rng: np.random.Generator, n: int, cfg: IstftTrainConfig) -> np.ndarray:
         """A random (n,) float32 segment, speed- and gain-augmented, zero-padded if too short."""
@@ -105,6 +123,17 @@ class AudioPool:
         gain = min(gain, 0.99 / peak) if peak > 0 else gain
         return (piece * gain).astype(np.float32)
 
+    def gta_segment(self, rng: np.random.Generator, frames: int, hop: int, half: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """A predicted mel (80, frames) and its audio with `half` samples of context on both sides."""
+        mel, wav = self.gta[int(rng.choice(len(self.gta), p=self.weights))]
+        o = int(rng.integers(0, max(1, mel.shape[1] - frames + 1)))
+        n = (frames - 1) * hop + 2 * half
+        padded = np.pad(wav, (half, max(0, o * hop + n - len(wav) - half)))  # index j = sample j - half
+        mel = np.pad(mel[:, o:o + frames], ((0, 0), (0, max(0, frames - mel.shape[1] + o))),
+                     constant_values=-4.0)
+        return mel, padded[o * hop:o * hop + n].astype(np.float32)
+
 
 def training_batch(pool: AudioPool, rng: np.random.Generator, cfg: IstftTrainConfig, model: IstftConfig
                    ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,8 +148,12 @@ def training_batch(pool: AudioPool, rng: np.random.Generator, cfg: IstftTrainCon
     n = (s - 1) * hop + 2 * half
     mels, wavs = [], []
     for _ in range(cfg.batch_size):
-        x = pool.segment(rng, n, cfg)
-        mels.append(synth_mel(x)[:, edge:edge + s])  # (80, S)
+        if pool.gta and rng.random() < cfg.gta_share:
+            mel, x = pool.gta_segment(rng, s, hop, half)
+        else:
+            x = pool.segment(rng, n, cfg)
+            mel = synth_mel(x)[:, edge:edge + s]  # (80, S)
+        mels.append(mel)
         wavs.append(x)
     return torch.from_numpy(np.stack(mels)), torch.from_numpy(np.stack(wavs))
 
@@ -160,6 +193,13 @@ def train_istft_vocoder(run_path: Path, data: Path, config: str = "default", res
         device = pick_device()
         torch.manual_seed(cfg.seed)
         net, disc = IstftNet(model_cfg).to(device), Discriminators().to(device)
+        if cfg.init_from and not resume:
+            from models.vocoder.istft_vocoder import IstftVocoder
+
+            start = IstftVocoder.from_file(cfg.init_from)
+            if start.config != model_cfg:
+                raise ValueError(f"{cfg.init_from}: its model config differs from this run's ({start.config})")
+            net.load_state_dict(start.net.state_dict())
         mel_loss = MultiScaleMelLoss(model_cfg.sample_rate).to(device)
         opt_g = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, betas=cfg.betas)
         opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.learning_rate, betas=cfg.betas)
@@ -204,7 +244,8 @@ def train_istft_vocoder(run_path: Path, data: Path, config: str = "default", res
             loss.backward()
             metrics["grad_norm"] = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip_grad_norm)
             opt_g.step()
-            return {"loss": float(loss.detach()), "lr": learning_rate(step, cfg), **{k: float(v) for k, v in metrics.items()}}
+            return {"loss": float(loss.detach()), "lr": learning_rate(step, cfg),
+                    **{k: float(v) for k, v in metrics.items()}}
 
         return loop.train(one_step, step, max_steps)
     finally:

@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.checkpoint import CheckpointError, load_safetensors, load_strict, save_safetensors
-from models.checkpoint import config_from_dict
+from models.checkpoint import CheckpointError, config_from_dict, load_safetensors, load_strict, save_safetensors
 from models.vocoder.istft import KIND, IstftConfig, IstftNet, overlap_add_frames, spectrum
 from models.vocoding import Cancelled, Progress
 
@@ -31,12 +30,13 @@ class IstftVocoder:
 
     Args:
         net: the network (kept in eval mode on the CPU).
-        first_chunk: frames in the first streamed chunk (12.5 ms each); later chunks double up to
-            `max_chunk` frames.
+        first_chunk: frames in the first streamed chunk (12.5 ms each); each later chunk is 4x the
+            previous one, at most `max_chunk` frames (each chunk also computes ~2 x 30 frames of
+            context, so few large chunks cost least).
         name: what error messages call this model (its file name).
     """
 
-    def __init__(self, net: IstftNet, first_chunk: int = 16, max_chunk: int = 256, name: str = "iSTFT vocoder"
+    def __init__(self, net: IstftNet, first_chunk: int = 16, max_chunk: int = 512, name: str = "iSTFT vocoder"
                  ) -> None:
         if not 1 <= first_chunk <= max_chunk:
             raise ValueError(f"need 1 <= first_chunk <= max_chunk, got {first_chunk}, {max_chunk}")
@@ -75,7 +75,7 @@ class IstftVocoder:
         while a < n_frames - 1:
             b = min(n_frames - 1, a + size)
             ranges.append((a, b))
-            a, size = b, min(self.max_chunk, size * 2)
+            a, size = b, min(self.max_chunk, size * 4)
         return ranges
 
     @torch.inference_mode()

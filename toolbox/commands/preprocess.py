@@ -20,8 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(and why) is logged in OUT_DIR/preprocess_log*.jsonl. phones (the duration-based demo synthesizer): "
         "DATA_ROOT is a `sv2tts corpus` folder (flite timings) or any folder of real speech (aligned by "
         "pocketsphinx, to its .txt transcripts or to what it recognises); run it once per source into the same "
-        "OUT_DIR: items/*.npz + metadata.jsonl, dropped items in log.jsonl.")
-    p.add_argument("kind", choices=("encoder", "synthesizer", "phones"))
+        "OUT_DIR: items/*.npz + metadata.jsonl, dropped items in log.jsonl. gta (vocoder fine-tuning): DATA_ROOT "
+        "is phones data; the demo synthesizer predicts each item's mel from its own phones and durations, "
+        "saved with the audio found under --audio-root.")
+    p.add_argument("kind", choices=("encoder", "synthesizer", "phones", "gta"))
     p.add_argument("data_root", type=Path, help="the dataset folder")
     p.add_argument("out_dir", type=Path)
     p.add_argument("--dataset", choices=DATASETS, default="generic",
@@ -35,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="synthesizer, phones: speaker encoder weights for the embeddings (default: model store)")
     p.add_argument("--exclude-speakers", nargs="+", default=[], metavar="ID",
                    help="phones, real speech: leave these speakers out (e.g. the ones held out for evaluation)")
+    p.add_argument("--audio-root", type=Path, action="append", default=[], metavar="DIR",
+                   help="gta: where the items' audio files are (<id>.wav/.flac, searched recursively; repeatable)")
+    p.add_argument("--synthesizer", type=Path, help="gta: demo synthesizer weights (default: model store)")
     p.set_defaults(func=run)
 
 
@@ -51,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("OUT_DIR must differ from DATA_ROOT")
     if args.kind == "phones":
         return run_phones(args)
+    if args.kind == "gta":
+        return run_gta(args)
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -107,4 +114,20 @@ def run_phones(args: argparse.Namespace) -> int:
         counts = build_phone_data(sources, args.out_dir, encoder.embed_files, jobs=args.jobs, progress=progress)
     print(f"{args.out_dir}: kept {counts['kept']}, dropped {counts['dropped']} (see log.jsonl), "
           f"skipped {counts['skipped']} finished earlier", file=sys.stderr)
+    return 0
+
+
+def run_gta(args: argparse.Namespace) -> int:
+    from models.data.gta import build_gta_data
+    from models.store import ModelStore
+    from toolbox.cli import UserError
+
+    if not args.audio_root:
+        raise UserError("gta needs --audio-root DIR (where the phone data's recordings are)")
+    synthesizer = args.synthesizer or ModelStore().get("demo-synthesizer")
+    try:
+        n = build_gta_data(args.data_root, args.audio_root, synthesizer, args.out_dir)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    print(f"{args.out_dir}: {n} synthesizer-aligned items", file=sys.stderr)
     return 0
