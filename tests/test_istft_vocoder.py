@@ -188,3 +188,43 @@ def test_torchrun_two_processes(tmp_path, audio_folder):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[:3000] + " ... " + proc.stderr[-1500:]
     assert [m["world_size"] for m in metrics(run)] == [2, 2]
+
+
+# -- fine-tuning on synthesizer-aligned mels -------------------------------------------------------
+
+
+def test_gta_preprocess_and_aligned_segments(tmp_path, audio_folder, one_torch_thread):
+    from models.data.gta import is_gta_folder
+    from models.text.phones import PAD_PHONE_ID
+    from models.training.istft_vocoder import AudioPool, IstftTrainConfig, training_batch
+
+    phones = tmp_path / "phones"
+    (phones / "items").mkdir(parents=True)
+    wav = sf.read(audio_folder / "spk1.wav", dtype="float32")[0]
+    mel = synth_mel(wav)  # (80, T)
+    n = mel.shape[1]
+    durations = np.array([n // 3, n // 3, n - 2 * (n // 3)])
+    ids = np.array([p for p in range(1, 10) if p != PAD_PHONE_ID][:3])
+    np.savez(phones / "items" / "spk1.npz", mel=mel.astype(np.float16), phones=ids, durations=durations,
+             embed=np.full(256, 1 / 16, np.float32))
+    (phones / "metadata.jsonl").write_text(json.dumps({"id": "spk1", "speaker": "s1", "source": "real",
+                                                       "frames": int(n), "words": 3}) + "\n")
+    out = tmp_path / "gta"
+    assert main(["preprocess", "gta", str(phones), str(out), "--audio-root", str(audio_folder)]) == 0
+    assert is_gta_folder(out) and not is_gta_folder(phones)
+    z = np.load(out / "items" / "spk1.npz")
+    assert z["mel_gta"].shape == mel.shape and z["audio"].shape == wav.shape
+    assert np.isfinite(z["mel_gta"].astype(np.float32)).all() and z["mel_gta"].std() > 0.1
+
+    # Segments pair each predicted mel frame with the audio around that frame: with the real mel in
+    # place of the prediction, the segment's own mel must equal the stored one.
+    np.savez(out / "items" / "spk1.npz", mel_gta=mel, mel=mel, audio=wav)
+    pool = AudioPool(out, 0.9, extra_audio=audio_folder)
+    assert len(pool.gta) == 1 and len(pool.waves) == 4
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        m, a = pool.gta_segment(rng, 16, 200, 400)
+        np.testing.assert_allclose(synth_mel(a)[:, 2:18], m, atol=2e-3)
+    cfg = IstftTrainConfig(batch_size=3, segment_frames=16, gta_share=1.0)
+    mels, audio = training_batch(pool, rng, cfg, IstftConfig.tiny())
+    assert mels.shape == (3, 80, 16) and audio.shape == (3, 15 * 200 + 800)

@@ -64,6 +64,7 @@ class IstftTrainConfig:
     peak: float = 0.9  # utterances are peak-normalised to this before the gain
     gta_share: float = 0.5  # with synthesizer-aligned data: share of segments with the predicted mel
     init_from: str = ""  # weights (.safetensors) a new run starts from (fine-tuning)
+    extra_audio: str = ""  # with synthesizer-aligned data: a folder of more audio for the real-mel segments
     save_every: int = 250
     log_every: int = 10
     seed: int = 0
@@ -88,23 +89,24 @@ class AudioPool:
     `waves` their audio, peak-normalised, for the real-mel segments.
     """
 
-    def __init__(self, root: Path, peak: float) -> None:
+    def __init__(self, root: Path, peak: float, extra_audio: str | Path = "") -> None:
         from models.data.gta import is_gta_folder, read_gta_data
 
         self.gta: list[tuple[np.ndarray, np.ndarray]] = []
+        self.waves: list[np.ndarray] = []
         if is_gta_folder(root):
             items = read_gta_data(root)
             self.gta = [(it["mel_gta"], it["audio"]) for it in items]
             self.waves = [peak_normalize(it["audio"], peak) for it in items]
-        else:
-            files = sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        for folder in [root] * (not self.gta) + [Path(extra_audio)] * bool(extra_audio):
+            files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
             if not files:
-                raise ValueError(f"{root}: no audio files ({', '.join(AUDIO_SUFFIXES)}) found")
-            self.waves = [peak_normalize(load_audio(f), peak) for f in files]
-        lengths = np.array([len(w) for w in self.waves], dtype=np.float64)
-        self.weights = lengths / lengths.sum()
-        log.info("vocoder data: %d utterances (%d synthesizer-aligned), %.1f min", len(self.waves), len(self.gta),
-                 lengths.sum() / 16000 / 60)
+                raise ValueError(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)}) found")
+            self.waves += [peak_normalize(load_audio(f), peak) for f in files]
+        self.weights = _by_length([len(w) for w in self.waves])
+        self.gta_weights = _by_length([len(a) for _, a in self.gta])
+        log.info("vocoder data: %d utterances, %.1f min (%d synthesizer-aligned)", len(self.waves),
+                 sum(map(len, self.waves)) / 16000 / 60, len(self.gta))
 
     def segment(self, rng: np.random.Generator, n: int, cfg: IstftTrainConfig) -> np.ndarray:
         """A random (n,) float32 segment, speed- and gain-augmented, zero-padded if too short."""
@@ -126,13 +128,18 @@ class AudioPool:
     def gta_segment(self, rng: np.random.Generator, frames: int, hop: int, half: int
                     ) -> tuple[np.ndarray, np.ndarray]:
         """A predicted mel (80, frames) and its audio with `half` samples of context on both sides."""
-        mel, wav = self.gta[int(rng.choice(len(self.gta), p=self.weights))]
+        mel, wav = self.gta[int(rng.choice(len(self.gta), p=self.gta_weights))]
         o = int(rng.integers(0, max(1, mel.shape[1] - frames + 1)))
         n = (frames - 1) * hop + 2 * half
         padded = np.pad(wav, (half, max(0, o * hop + n - len(wav) - half)))  # index j = sample j - half
         mel = np.pad(mel[:, o:o + frames], ((0, 0), (0, max(0, frames - mel.shape[1] + o))),
                      constant_values=-4.0)
         return mel, padded[o * hop:o * hop + n].astype(np.float32)
+
+
+def _by_length(lengths: list[int]) -> np.ndarray:
+    a = np.asarray(lengths, dtype=np.float64)
+    return a / a.sum() if a.size else a
 
 
 def training_batch(pool: AudioPool, rng: np.random.Generator, cfg: IstftTrainConfig, model: IstftConfig
@@ -189,7 +196,7 @@ def train_istft_vocoder(run_path: Path, data: Path, config: str = "default", res
         configs = start_or_resume(run, resume, world, KIND,
                                   {"model": (IstftConfig, model_new), "train": (IstftTrainConfig, train_new)})
         model_cfg, cfg = configs["model"], configs["train"]
-        pool = AudioPool(data, cfg.peak)
+        pool = AudioPool(data, cfg.peak, cfg.extra_audio)
         device = pick_device()
         torch.manual_seed(cfg.seed)
         net, disc = IstftNet(model_cfg).to(device), Discriminators().to(device)
