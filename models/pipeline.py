@@ -46,15 +46,15 @@ class Pipeline:
     def from_store(cls, vocoder: str | None = None, synthesizer: str | Path | None = None, **kwargs) -> Pipeline:
         """The default models of the model store: the published encoder; the published synthesizer
         when downloaded, else the bundled demo one (or `synthesizer`, a path); the vocoder named by
-        `vocoder` (see models.vocoder.choose.open_vocoder: None, "griffinlim", a model name or a path)."""
+        `vocoder` (see models.vocoders.resolve_vocoder: None, "griffinlim", a model name or a path)."""
         from models.encoder import SpeakerEncoder
         from models.store import ModelStore
         from models.synthesizer import load_synthesizer
-        from models.vocoder.choose import open_vocoder
+        from models.vocoders import resolve_vocoder
 
         store = ModelStore()
         return cls(SpeakerEncoder.default(), load_synthesizer(synthesizer or store.default("synthesizer")),
-                   open_vocoder(vocoder, store), **kwargs)
+                   resolve_vocoder(vocoder, store), **kwargs)
 
     @property
     def sample_rate(self) -> int:

@@ -18,9 +18,10 @@ log = logging.getLogger(__name__)
 GRIFFIN_LIM_NAMES = ("griffinlim", "griffin-lim", "gl")
 
 
-def resolve_vocoder(choice: str | None, store=None) -> Vocoder:
+def resolve_vocoder(choice: str | None, store=None, **wavernn_kwargs) -> Vocoder:
     """Load the vocoder `choice` names (see the module docstring). `store`: a ModelStore (default: the
-    user's). Raises CheckpointError (one line for the user) for a missing or unusable file."""
+    user's). `wavernn_kwargs` (precision, schedule, rows) apply to a WaveRNN only.
+    Raises CheckpointError (one line for the user) for a missing or unusable file."""
     from models.griffinlim import GriffinLim
 
     if choice is not None and choice.lower() in GRIFFIN_LIM_NAMES:
@@ -46,17 +47,23 @@ def resolve_vocoder(choice: str | None, store=None) -> Vocoder:
         if not path.is_file():
             names = ", ".join(["griffinlim"] + [e.name for e in store.entries() if e.kind == "vocoder"])
             raise CheckpointError(f"{choice}: no such vocoder file or name (names: {names})")
-    return load_vocoder_file(path)
+    return load_vocoder_file(path, **wavernn_kwargs)
 
 
-def load_vocoder_file(path: Path) -> Vocoder:
-    """A vocoder from its weights file, by file kind: the one place where vocoder kinds are told apart."""
+def load_vocoder_file(path: Path, **wavernn_kwargs) -> Vocoder:
+    """A vocoder from its weights file, by file kind (models.vocoder.load_vocoder): the iSTFT vocoder
+    or a WaveRNN (published .pt or our safetensors)."""
     try:
-        from models.vocoder import WaveRNNVocoder
+        from models.vocoder import load_vocoder
     except ImportError:
-        raise CheckpointError(f"{path}: the WaveRNN vocoder is not available in this build; "
+        raise CheckpointError(f"{path}: neural vocoders are not available in this build; "
                               "use --vocoder griffinlim") from None
-    return WaveRNNVocoder.from_file(path)
+    return load_vocoder(path, **wavernn_kwargs)
+
+
+def vocoder_names(store) -> list[str]:
+    """Every vocoder a user can pick: the manifest's vocoders present locally, then Griffin-Lim."""
+    return [e.name for e in store.entries() if e.kind == "vocoder" and store.path(e.name)] + ["griffinlim"]
 
 
 def vocoder_label(choice: str | None, vocoder: Vocoder) -> str:

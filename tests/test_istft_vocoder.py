@@ -18,9 +18,9 @@ from safetensors.torch import load_file
 from models.audio import stft, synth_mel
 from models.checkpoint import CheckpointError
 from models.vocoder import load_vocoder
-from models.vocoder.choose import open_vocoder
 from models.vocoder.istft import IstftConfig, IstftNet, overlap_add
 from models.vocoder.istft_vocoder import IstftVocoder
+from models.vocoders import resolve_vocoder
 from models.vocoding import Cancelled
 from toolbox.cli import main
 
@@ -114,16 +114,16 @@ def test_save_load_round_trip_and_strict_loading(tmp_path):
     assert "\n" not in str(e.value)
 
 
-def test_open_vocoder_by_name_path_and_griffin_lim(tmp_path):
+def test_resolve_vocoder_by_path_and_griffin_lim(tmp_path):
     from models.griffinlim import GriffinLim
     from models.store import ModelStore
 
     path = random_vocoder().save(tmp_path / "mine.safetensors")
-    assert isinstance(open_vocoder(str(path)), IstftVocoder)
-    assert isinstance(open_vocoder("GriffinLim"), GriffinLim)
+    assert isinstance(resolve_vocoder(str(path)), IstftVocoder)
+    assert isinstance(resolve_vocoder("GriffinLim"), GriffinLim)
     store = ModelStore(cache_dir=tmp_path / "empty-cache")
-    with pytest.raises(CheckpointError, match="unknown vocoder 'nope'.*griffinlim"):
-        open_vocoder("nope", store)
+    with pytest.raises(CheckpointError, match=r"nope: no such vocoder file or name \(names: griffinlim"):
+        resolve_vocoder("nope", store)
 
 
 # -- training through the CLI --------------------------------------------------------------------

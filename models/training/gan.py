@@ -31,12 +31,13 @@ class MultiScaleMelLoss(nn.Module):
     def forward(self, pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
         loss = pred.new_zeros(())
         for w in self.windows:
-            basis, window = getattr(self, f"mel_{w}"), getattr(self, f"win_{w}")
-            spec = lambda x: torch.stft(x, w, w // 4, window=window, return_complex=True).abs()  # noqa: E731
-            mp = torch.log10((basis @ spec(pred)).clamp_min(1e-5))
-            mt = torch.log10((basis @ spec(true)).clamp_min(1e-5))
-            loss = loss + F.l1_loss(mp, mt)
+            loss = loss + F.l1_loss(self.log_mel(pred, w), self.log_mel(true, w))
         return loss / len(self.windows)
+
+    def log_mel(self, x: torch.Tensor, w: int) -> torch.Tensor:
+        """(B, L) -> (B, n_mels, frames) log10 mel at window `w` (hop w / 4)."""
+        spec = torch.stft(x, w, w // 4, window=getattr(self, f"win_{w}"), return_complex=True).abs()
+        return torch.log10((getattr(self, f"mel_{w}") @ spec).clamp_min(1e-5))
 
 
 class PeriodDiscriminator(nn.Module):

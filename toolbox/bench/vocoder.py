@@ -137,13 +137,13 @@ def run_other(voc, name: str, mel: np.ndarray, args: argparse.Namespace) -> dict
 
 def run(args: argparse.Namespace) -> dict:
     from models.vocoder import VocoderConfig, WaveRNN, WaveRNNVocoder
-    from models.vocoder.choose import open_vocoder
+    from models.vocoders import resolve_vocoder
 
     if args.threads:
         torch.set_num_threads(args.threads)
     mel = np.load(args.mel).astype(np.float32) if args.mel else bench_mel(args.seconds, args.seed)
     if args.vocoder:
-        voc = open_vocoder(args.vocoder, precision=args.precision, schedule=args.schedule, rows=args.rows)
+        voc = resolve_vocoder(args.vocoder, precision=args.precision, schedule=args.schedule, rows=args.rows)
         if not isinstance(voc, WaveRNNVocoder):
             return run_other(voc, args.vocoder, mel, args)
         weights = str(args.vocoder)

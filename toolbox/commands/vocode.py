@@ -61,9 +61,9 @@ def load_mel(path: Path) -> np.ndarray:
 
 def make_vocoder(spec: str | None, precision: str = "auto", schedule: str = "stream"):
     """--vocoder: None (the default vocoder), 'griffinlim', a model name or a weights path."""
-    from models.vocoder.choose import open_vocoder
+    from models.vocoders import resolve_vocoder
 
-    return open_vocoder(spec, precision=precision, schedule=schedule)
+    return resolve_vocoder(spec, precision=precision, schedule=schedule)
 
 
 def run(args: argparse.Namespace) -> int:
