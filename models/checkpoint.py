@@ -260,7 +260,7 @@ def load_safetensors(path: str | Path, kind: str) -> tuple[dict[str, torch.Tenso
 
 
 MAX_CONFIG_INT = 1 << 24
-_MAY_BE_ZERO = ("dropout", "zoneout", "preemphasis", "coverage", "epsilon", "weight_decay")
+_MAY_BE_ZERO = ("dropout", "zoneout", "preemphasis", "coverage", "epsilon", "weight_decay", "probability", "share")
 
 
 def config_from_dict(cls: type, data: dict[str, Any], source: str | Path | None = None) -> Any:

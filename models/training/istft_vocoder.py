@@ -51,7 +51,7 @@ class IstftTrainConfig:
     warmup_steps: int = 500
     decay_per_1k: float = 0.98  # learning rate x this every 1000 steps
     betas: tuple[float, float] = (0.8, 0.9)
-    adversarial_from: int = 1 << 40  # steps before the discriminators join (default: never)
+    adversarial_from: int = -1  # the step from which the discriminators take part (-1: never)
     mel_weight: float = 45.0
     magnitude_weight: float = 10.0
     phase_weight: float = 10.0  # each of the three phase losses
@@ -233,7 +233,7 @@ def train_istft_vocoder(run_path: Path, data: Path, config: str = "default", res
                        **phase_losses(phase, torch.angle(true_spec))}
             loss = (cfg.mel_weight * metrics["mel"] + cfg.magnitude_weight * metrics["magnitude"]
                     + cfg.phase_weight * (metrics["phase"] + metrics["group_delay"] + metrics["inst_freq"]))
-            if step >= cfg.adversarial_from:
+            if 0 <= cfg.adversarial_from <= step:
                 scores = dis(torch.cat([target, fake.detach()]))
                 n = target.shape[0]
                 d_loss = discriminator_loss([(s[:n], []) for s, _ in scores], [(s[n:], []) for s, _ in scores])
