@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -174,3 +175,102 @@ def test_torchrun_two_processes(tmp_path, phone_data):
     assert proc.returncode == 0, proc.stderr[:3000] + " ... " + proc.stderr[-1500:]
     metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["world_size"] for m in metrics] == [2, 2]
+
+
+def test_duration_training_learns_resumes_exactly_and_bundles(tmp_path, phone_data):
+    from safetensors.torch import load_file
+
+    from models.synthesizer.phone_synthesizer import PhoneSynthesizer, bundle
+
+    run = tmp_path / "dur"
+    assert main(["train", "durations", str(run), "--data", str(phone_data), "--config", "tiny", "--steps", "30"]) == 0
+    metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    losses = [m["loss"] for m in metrics]
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:3])
+    assert metrics[-1]["mae_frames"] < metrics[0]["mae_frames"]
+    split = tmp_path / "dur_split"
+    assert main(["train", "durations", str(split), "--data", str(phone_data), "--config", "tiny", "--steps", "20"]) == 0
+    assert main(["train", "durations", str(split), "--data", str(phone_data), "--resume", "--steps", "30"]) == 0
+    straight, resumed = load_file(run / "model.safetensors"), load_file(split / "model.safetensors")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+    acoustic = PhoneSynthesizer(PhoneSynth(PhoneSynthConfig.tiny())).save(tmp_path / "acoustic.safetensors")
+    synth = PhoneSynthesizer.from_file(bundle(acoustic, run / "model.safetensors", tmp_path / "demo.safetensors"))
+    assert synth.frontend == "python" and synth.durations is not None
+    with np.load(sorted((phone_data / "items").glob("*.npz"))[0]) as z:
+        embed, target = z["embed"], z["durations"]
+    ids, frames = synth.phones("Jasmine and Martha eagerly delivered four crooked giraffes.", embed)
+    assert len(ids) == len(frames) and frames.min() >= 1
+    mean_speech = frames[1:-1].mean()  # the trained predictor says phones last about as long as flite's
+    assert 0.5 * target[1:-1].mean() < mean_speech < 2 * target[1:-1].mean()
+    synth.speed = 2.0
+    assert synth.phones("Jasmine and Martha eagerly delivered four crooked giraffes.", embed)[1].sum() \
+        == pytest.approx(frames.sum() / 2, abs=len(frames))
+
+
+def test_predicted_durations_become_whole_frames():
+    from models.synthesizer.phone_durations import EDGE_PAUSE_FRAMES, to_frames, word_positions
+
+    pau, a = PHONE_TO_ID["pau"], PHONE_TO_ID["aa"]
+    phones = np.array([pau, a, a, a, pau])
+    log_d = np.log1p([50.0, 2.4, 2.4, 2.4, 50.0])
+    frames = to_frames(log_d, phones)
+    assert frames.tolist() == [EDGE_PAUSE_FRAMES, 2, 3, 2, EDGE_PAUSE_FRAMES]  # 7 frames for 7.2: no pile-up
+    assert to_frames(log_d, phones, rate=0.5).tolist() == [32, 5, 5, 4, 32]
+    assert to_frames(np.log1p([0.1, 0.2]), np.array([a, a])).tolist() == [1, 1]  # at least one frame
+    assert word_positions(np.array([-1, 0, 0, 0, 1, -1, 2, 2])).tolist() == [0, 1, 2, 3, 4, 0, 1, 3]
+
+
+def test_pitch_shift_moves_the_spectrum_by_semitones():
+    from models.synthesizer.phone_synthesizer import _mel_centres, shift_pitch
+
+    centres = _mel_centres(80)
+    mel = np.full((80, 3), SILENCE, np.float32)
+    mel[30] = 2.0
+    assert shift_pitch(mel, 0.0) is mel
+    up = shift_pitch(mel, 12.0)  # one octave: the peak moves to the band at twice the frequency
+    peak = int(np.argmax(up[:, 0]))
+    assert abs(centres[peak] / centres[30] - 2.0) < 0.1
+    down = shift_pitch(mel, -12.0)
+    assert abs(centres[int(np.argmax(down[:, 0]))] / centres[30] - 0.5) < 0.06
+    assert np.all(up[:5] == SILENCE)  # below the lowest band, shifted up: silence
+
+
+def test_python_frontend_refuses_unspeakable_text_without_flite(monkeypatch, tmp_path):
+    from models.synthesizer.phone_durations import DurationConfig, DurationPredictor
+    from models.synthesizer.phone_synthesizer import PhoneSynthesizer
+    from models.text import TextError
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    synth = PhoneSynthesizer(PhoneSynth(PhoneSynthConfig.tiny()), durations=DurationPredictor(DurationConfig.tiny()))
+    embed = np.ones(256, np.float32) / 16
+    for text in ("", "?!"):
+        with pytest.raises(TextError):
+            synth.synthesize(text, embed)
+    mels = synth.synthesize(["Ça coûte 5 €.", "Zorbo's XKCD."], embed)
+    assert all(m.shape[0] == 80 and m.shape[1] > 2 * 16 for m in mels)
+
+
+def test_clone_with_the_bundled_model_needs_no_flite(tmp_path, monkeypatch, librispeech):
+    """flite hidden from PATH: the bundled demo synthesizer reads the text and times it in Python."""
+    import soundfile as sf
+
+    from models.synthesizer.phone_synthesizer import PhoneSynthesizer
+
+    repo = Path(__file__).resolve().parents[1] / "pretrained"
+    voice = sorted((librispeech / "test-other").rglob("*.flac"))[0]
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert shutil.which("flite") is None
+    assert PhoneSynthesizer.from_file(repo / "demo-synthesizer.safetensors").frontend == "python"
+    seconds = {}
+    for name, extra in (("normal", []), ("fast", ["--speed", "2"]), ("high", ["--pitch-shift", "4"])):
+        out = tmp_path / f"{name}.wav"
+        assert main(["clone", "--voice", str(voice), "--text", "The quick brown fox jumps over the lazy dog.",
+                     "-o", str(out), "--synthesizer", str(repo / "demo-synthesizer.safetensors"),
+                     "--encoder", str(repo / "encoder.safetensors"), "--vocoder", "griffinlim", *extra]) == 0
+        wav, sr = sf.read(str(out))
+        assert sr == 16_000 and np.abs(wav).max() > 0.05
+        seconds[name] = len(wav) / sr
+    assert 1.5 < seconds["normal"] < 5.0  # 11 words
+    assert seconds["fast"] == pytest.approx(seconds["normal"] / 2, rel=0.15)
+    assert seconds["high"] == pytest.approx(seconds["normal"], abs=0.02)

@@ -49,6 +49,7 @@ class PhoneItem:
     source: str
     frames: int
     path: Path
+    words: str = ""  # the text said (synthetic) or recognised (real)
 
 
 def synthetic_sources(corpus: Path) -> list[Source]:
@@ -156,7 +157,7 @@ def read_phone_data(root: Path) -> list[PhoneItem]:
         if line:
             r = json.loads(line)
             items.append(PhoneItem(r["id"], r["speaker"], r["source"], int(r["frames"]),
-                                   root / "items" / f"{r['id']}.npz"))
+                                   root / "items" / f"{r['id']}.npz", r.get("words", "")))
     if not items:
         raise ValueError(f"{meta}: no items")
     return items

@@ -40,10 +40,7 @@ class PhoneTrainConfig:
     seed: int = 0
 
     def lr_at(self, step: int) -> float:
-        if step < self.warmup_steps:
-            return self.lr * (step + 1) / self.warmup_steps
-        f = min(1.0, (step - self.warmup_steps) / max(1, self.decay_steps - self.warmup_steps))
-        return self.lr * (self.lr_floor + (1 - self.lr_floor) * 0.5 * (1 + math.cos(math.pi * f)))
+        return warmup_cosine(step, self.lr, self.warmup_steps, self.decay_steps, self.lr_floor)
 
     @classmethod
     def small(cls) -> PhoneTrainConfig:
@@ -52,6 +49,14 @@ class PhoneTrainConfig:
     @classmethod
     def tiny(cls) -> PhoneTrainConfig:
         return cls(batch_size=4, crop_frames=120, warmup_steps=1, lr=3e-3, save_every=5, log_every=1)
+
+
+def warmup_cosine(step: int, lr: float, warmup_steps: int, decay_steps: int, floor: float) -> float:
+    """Linear warm-up to `lr`, then cosine decay to floor * lr at `decay_steps` (a plain float)."""
+    if step < warmup_steps:
+        return lr * (step + 1) / warmup_steps
+    f = min(1.0, (step - warmup_steps) / max(1, decay_steps - warmup_steps))
+    return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * f)))
 
 
 PRESETS = {"small": (PhoneSynthConfig.small, PhoneTrainConfig.small),

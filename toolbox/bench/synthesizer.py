@@ -36,6 +36,10 @@ def run(args: argparse.Namespace) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.synthesizer and _is_phone_synthesizer(args.synthesizer):
+        from toolbox.bench.phone_synthesizer import run as run_phones
+
+        return run_phones(args)
     torch.manual_seed(0)
     report_threads = torch.get_num_threads()
     if args.synthesizer:
@@ -77,6 +81,12 @@ def run(args: argparse.Namespace) -> dict:
             ours = _generate(model, 1, n_chars, precision)
             report[f"{precision}_max_abs_diff_vs_naive"] = float((ours - naive[:, :ours.shape[1]]).abs().max())
     return report
+
+
+def _is_phone_synthesizer(path: Path) -> bool:
+    from models.checkpoint import safetensors_kind
+
+    return path.suffix == ".safetensors" and safetensors_kind(path) == "phone-synthesizer"
 
 
 def _resolve(precision: str) -> str:

@@ -29,6 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed_type, default=None, help="seed: the same seed gives the same audio")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "int8"],
                    help="synthesizer decoder weights at inference (auto: fastest exact-enough)")
+    p.add_argument("--speed", type=_within(0.25, 4.0), default=None,
+                   help="speaking rate of the demo synthesizer, 0.25..4 (>1 faster; default 1)")
+    p.add_argument("--pitch-shift", type=_within(-12.0, 12.0), default=None, metavar="SEMITONES",
+                   help="demo synthesizer: move the voice up or down, -12..12 semitones (the whole spectrum "
+                   "moves, formants too: a higher or deeper voice)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--play", action="store_true",
                    help="also play the audio on the default output device while it is generated")
@@ -40,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from models.pipeline import Pipeline, text_chunks
     from models.quality import warn_reference, warn_text
     from models.text import TextError
+    from models.text.phones import PhonesError
     from models.vocoders import resolve_vocoder
     from toolbox.cli import UserError
     from toolbox.outputs import AUDIO_BYTES_PER_SECOND, AUDIO_FORMATS, prepare_output, write_audio
@@ -56,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         warn_reference(reference, str(args.voice))
         encoder = load_encoder(args.encoder)
         synthesizer = load_synthesizer(args.synthesizer, args.precision)
+        apply_controls(synthesizer, args.speed, args.pitch_shift)
         vocoder = resolve_vocoder(args.vocoder)
         pipeline = Pipeline(encoder, synthesizer, vocoder)
         embedding = pipeline.embed(reference, source=str(args.voice))
@@ -79,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             if player is not None:
                 player.finish()
                 player.drain(timeout=player.pending_seconds + 5.0)
-        except TextError as e:
+        except (TextError, PhonesError) as e:  # PhonesError: a demo model without predictor, no flite
             raise UserError(str(e)) from None
         finally:
             if bar is not None:
@@ -90,6 +97,34 @@ def run(args: argparse.Namespace) -> int:
     if args.play and player is None:
         print(f"no audio output device; wrote {out.name} only", file=sys.stderr)
     return 0
+
+
+def _within(low: float, high: float):
+    def parse(value: str) -> float:
+        try:
+            x = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+        if not low <= x <= high:
+            raise argparse.ArgumentTypeError(f"{x:g} is outside {low:g}..{high:g}")
+        return x
+
+    return parse
+
+
+def apply_controls(synthesizer, speed: float | None, pitch_shift: float | None) -> None:
+    """Set the demo synthesizer's speaking rate and pitch shift (the published Tacotron has neither)."""
+    from toolbox.cli import UserError
+
+    if speed is None and pitch_shift is None:
+        return
+    if not hasattr(synthesizer, "pitch_shift"):
+        raise UserError("--speed and --pitch-shift work with the demo synthesizer only "
+                        "(pass --synthesizer pretrained/demo-synthesizer.safetensors)")
+    if speed is not None:
+        synthesizer.speed = speed
+    if pitch_shift is not None:
+        synthesizer.pitch_shift = pitch_shift
 
 
 def open_player():

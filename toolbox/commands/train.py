@@ -11,17 +11,20 @@ import importlib
 from pathlib import Path
 
 # model -> (module, function, default preset) of its trainer; a trainer takes
-# (run_dir, data, config, resume, max_steps). "phones" is the duration-based demo synthesizer.
+# (run_dir, data, config, resume, max_steps). "phones" is the duration-based demo synthesizer,
+# "durations" its phone duration predictor.
 TRAINERS = {
     "encoder": ("models.training.encoder", "train_encoder", "rtvc"),
     "synthesizer": ("models.training.synthesizer", "train_synthesizer", "rtvc"),
     "vocoder": ("models.training.vocoder", "train_vocoder", "rtvc"),
     "phones": ("models.training.phones", "train_phones", "small"),
     "istft-vocoder": ("models.training.istft_vocoder", "train_istft_vocoder", "default"),
+    "durations": ("models.training.durations", "train_durations", "small"),
 }
 HELP = {
     "phones": "train the duration-based demo synthesizer (data: sv2tts preprocess phones)",
     "istft-vocoder": "train the fast iSTFT vocoder (data: any folder of speech audio files)",
+    "durations": "train the demo synthesizer's phone duration predictor (data: sv2tts preprocess phones)",
 }
 
 
