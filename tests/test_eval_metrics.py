@@ -120,10 +120,11 @@ def test_vocoder_resolution(tmp_path):
     from models.store import ModelMissingError, ModelStore
     from models.vocoders import resolve_vocoder, vocoder_label
 
-    store = ModelStore(cache_dir=tmp_path)  # nothing downloaded; no vocoder is bundled
+    store = ModelStore(cache_dir=tmp_path)  # nothing downloaded: the bundled iSTFT vocoder is the default
     assert isinstance(resolve_vocoder("Griffin-Lim", store), GriffinLim)
     default = resolve_vocoder(None, store)
-    assert isinstance(default, GriffinLim) and vocoder_label(None, default) == "default (GriffinLim)"
+    assert vocoder_label(None, default) == "default (IstftVocoder)"
+    assert vocoder_label("gl", resolve_vocoder("gl", store)) == "gl"
     with pytest.raises(ModelMissingError, match="vocoder model is missing"):
         resolve_vocoder("vocoder", store)  # the store's name of the published WaveRNN
     with pytest.raises(CheckpointError, match=r"nope\.pt: no such vocoder file or name \(names: griffinlim, "):

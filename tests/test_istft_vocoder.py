@@ -228,3 +228,44 @@ def test_gta_preprocess_and_aligned_segments(tmp_path, audio_folder, one_torch_t
     cfg = IstftTrainConfig(batch_size=3, segment_frames=16, gta_share=1.0)
     mels, audio = training_batch(pool, rng, cfg, IstftConfig.tiny())
     assert mels.shape == (3, 80, 16) and audio.shape == (3, 15 * 200 + 800)
+
+
+# -- the bundled model -----------------------------------------------------------------------------
+
+
+def test_bundled_vocoder_is_the_offline_default(tmp_path, monkeypatch):
+    """Nothing downloaded: `resolve_vocoder(None)` (clone, vocode, eval, the API) and the toolbox's
+    picker choose the bundled iSTFT vocoder; Griffin-Lim stays selectable."""
+    from models.store import ModelStore
+    from models.vocoders import vocoder_names
+    from toolbox.gui.engine import StoreEngine
+
+    monkeypatch.setenv("SV2TTS_MODELS_DIR", str(tmp_path))
+    store = ModelStore()
+    assert store.default("vocoder").name == "demo-vocoder.safetensors"
+    voc = resolve_vocoder(None, store)
+    assert isinstance(voc, IstftVocoder) and voc.name == "demo-vocoder.safetensors"
+    assert vocoder_names(store) == ["demo-vocoder", "griffinlim"]
+    assert StoreEngine(store=store).defaults()["vocoder"] == "demo-vocoder"
+    # a real mel of a voice-like signal comes back close to the original (it is a trained model)
+    x = voice_like(1.0)
+    y = voc.vocode(synth_mel(x))
+    from models.training.gan import MultiScaleMelLoss
+
+    loss = MultiScaleMelLoss()(torch.from_numpy(y)[None], torch.from_numpy(x[: len(y)])[None])
+    assert float(loss) < 0.5, float(loss)
+
+
+def test_clone_uses_the_bundled_vocoder_offline(tmp_path, monkeypatch, caplog, one_torch_thread):
+    import logging
+
+    monkeypatch.setenv("SV2TTS_MODELS_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    ref = tmp_path / "ref.wav"
+    sf.write(ref, voice_like(3.0, 130.0), 16000)
+    out = tmp_path / "out.wav"
+    with caplog.at_level(logging.INFO):
+        assert main(["clone", "--voice", str(ref), "--text", "Hello there.", "-o", str(out)]) == 0
+    assert "loaded iSTFT vocoder demo-vocoder.safetensors" in caplog.text
+    wav, sr = sf.read(out)
+    assert sr == 16000 and len(wav) > 8000 and np.abs(wav).max() > 0.01
