@@ -44,9 +44,13 @@ class Engine(Protocol):
     def embed(self, wav: np.ndarray) -> np.ndarray:
         """(L,) 16 kHz float32 -> (256,) float32 unit-norm speaker embedding."""
 
-    def synthesize(self, text: str, embedding: np.ndarray, *, seed: int | None, progress: Progress,
+    def split(self, text: str) -> list[str]:
+        """Text (any number of lines/sentences) -> the chunks synthesized one at a time.
+        Raises models.text.TextError when there is nothing to say."""
+
+    def synthesize(self, texts: list[str], embedding: np.ndarray, *, seed: int | None, progress: Progress,
                    cancel: Cancel) -> list[np.ndarray]:
-        """Text (any number of lines/sentences) -> list of (80, T) mels in [-4, 4], one per sentence."""
+        """Chunks -> list of (80, T) mels in [-4, 4], one per chunk."""
 
     def vocode(self, mel: np.ndarray, *, seed: int | None, progress: Progress,
                cancel: Cancel) -> Iterator[np.ndarray]:
@@ -191,8 +195,13 @@ class StoreEngine:
             self._pipeline = Pipeline(None, synthesizer, GriffinLim())
         return self._pipeline
 
-    def synthesize(self, text, embedding, *, seed, progress, cancel):
-        return list(self._pipe().synthesize(text, embedding, seed=seed, progress=progress, cancel=cancel))
+    def split(self, text: str) -> list[str]:
+        from models.pipeline import text_chunks
+
+        return text_chunks(text)
+
+    def synthesize(self, texts, embedding, *, seed, progress, cancel):
+        return list(self._pipe().synthesize(list(texts), embedding, seed=seed, progress=progress, cancel=cancel))
 
     def vocode(self, mel, *, seed, progress, cancel):
         from models.guard import check_finite

@@ -131,9 +131,19 @@ class GeneratePanel(QWidget):
         self.both_button.setToolTip(why)
         self.synth_button.setToolTip(why)
 
+    def show_sentence(self, index: int, total: int) -> None:
+        self._sentence = (index, total)
+
     def show_progress(self, fraction: float, rtf: float) -> None:
         self.progress.setValue(int(fraction * 1000))
-        text = f"{fraction * 100:.0f}%"
+        index, total = getattr(self, "_sentence", (0, 0))
+        text = f"sentence {index + 1} of {total}  ·  " if total else ""
+        text += f"{fraction * 100:.0f}%"
         if rtf > 0:
-            text += f"  ·  real-time factor {rtf:.2f}" + (f" ({1 / rtf:.1f}x real time)" if rtf else "")
+            text += f"  ·  {1 / rtf:.1f}x real time" if rtf < 1 else f"  ·  {rtf:.1f} s of work per second of audio"
         self.progress.setFormat(text)
+
+    def show_outcome(self, outcome: str) -> None:
+        self._sentence = (0, 0)
+        if outcome != "done":
+            self.progress.setFormat({"cancelled": "stopped"}.get(outcome, outcome))

@@ -117,7 +117,8 @@ class MainWindow(GenerationMixin, QMainWindow):
         w.status.connect(self.status.info)
         w.failed.connect(lambda what, msg: self.status.error(f"{what} failed: {msg}"))
         w.embedded.connect(self._on_embedded)
-        w.mels_ready.connect(self._on_mels)
+        w.mel_ready.connect(self._on_mel)
+        w.sentence.connect(self._on_sentence)
         w.audio.connect(self._on_audio)
         w.progress.connect(self._on_progress)
         w.finished.connect(self._on_finished)
@@ -148,6 +149,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         gp.output_box.currentIndexChanged.connect(lambda _: setattr(self.player, "device",
                                                                      gp.output_box.currentData()))
         self.outputs.replay.connect(lambda clip: self.player.play(clip.wav))
+        self.outputs.clip_selected.connect(self._show_generated)
         self.outputs.export.connect(self._export)
         self.outputs.failed.connect(self.status.error)
         self.outputs.save_profile.connect(self._save_profile)
@@ -345,7 +347,9 @@ class MainWindow(GenerationMixin, QMainWindow):
             return  # cleared meanwhile
         u.embedding = embedding
         if u.kind == "generated":
-            self.spectrograms.generated.show_embedding(embedding)
+            shown = self.outputs.current_clip()
+            if shown is not None and shown.utterance == uid:
+                self.spectrograms.generated.show_embedding(embedding)
         elif self.voice is u:
             self.spectrograms.reference.show_embedding(embedding)
         self._update_actions()

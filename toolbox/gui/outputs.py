@@ -51,6 +51,7 @@ def write_clip(path: Path, wav: np.ndarray) -> Path:
 
 class OutputsPanel(QWidget):
     replay = Signal(object)  # Clip
+    clip_selected = Signal(object)  # Clip or None: the generated panel follows it
     export = Signal(object, object)  # Clip, Path (already confirmed)
     save_profile = Signal(str)  # name
     use_profile = Signal(str)  # name
@@ -89,7 +90,7 @@ class OutputsPanel(QWidget):
         self.use_profile_button.clicked.connect(self._use_profile)
         self.profile_list.itemDoubleClicked.connect(lambda _: self._use_profile())
         self.delete_profile_button.clicked.connect(self._delete_profile)
-        self.clip_list.currentRowChanged.connect(lambda _: self._update_buttons())
+        self.clip_list.currentRowChanged.connect(self._on_clip_row)
         self.profile_list.currentRowChanged.connect(lambda _: self._update_buttons())
         # Dialogs, replaceable in tests: ask_save_path(suggested) -> Path | None, ask_name() -> str | None,
         # confirm(question) -> bool.
@@ -108,6 +109,17 @@ class OutputsPanel(QWidget):
             self.clip_list.takeItem(self.clip_list.count() - 1)
         self.clip_list.setCurrentRow(0)
         self._update_buttons()
+
+    def remove_clip(self, clip: Clip) -> None:
+        if clip in self.clips:
+            i = self.clips.index(clip)
+            self.clips.pop(i)
+            self.clip_list.takeItem(i)
+        self._update_buttons()
+
+    def _on_clip_row(self, row: int) -> None:
+        self._update_buttons()
+        self.clip_selected.emit(self.current_clip())
 
     def refresh_clip(self, clip: Clip) -> None:
         if clip in self.clips:

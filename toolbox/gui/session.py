@@ -53,6 +53,8 @@ class Clip:
     chunks: list[np.ndarray] = field(default_factory=list)
     mels: list[np.ndarray] = field(default_factory=list)
     complete: bool = False
+    voice: str = ""  # name of the voice it was generated with
+    utterance: int = 0  # uid of its embedded Utterance, once finished
 
     @property
     def wav(self) -> np.ndarray:

@@ -56,9 +56,15 @@ class FakeEngine:
         e = np.maximum(e, 0) + 1e-3
         return (e / np.linalg.norm(e)).astype(np.float32)
 
-    def synthesize(self, text, embedding, *, seed, progress, cancel) -> list[np.ndarray]:
-        self._maybe_fail("synthesize")
+    def split(self, text: str) -> list[str]:
         sentences = [s for s in (p.strip() for p in text.replace(".", ".\n").splitlines()) if s]
+        if not sentences:
+            raise ValueError("the text is empty")
+        return sentences
+
+    def synthesize(self, texts, embedding, *, seed, progress, cancel) -> list[np.ndarray]:
+        self._maybe_fail("synthesize")
+        sentences = self.split(texts) if isinstance(texts, str) else list(texts)
         rng = np.random.default_rng(seed)
         mels = []
         for i, s in enumerate(sentences):
