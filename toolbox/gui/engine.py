@@ -168,7 +168,7 @@ class StoreEngine:
         if kind == "encoder":
             from models.encoder import SpeakerEncoder
 
-            return SpeakerEncoder.from_file(path, self.device)
+            return SpeakerEncoder.from_file(path, self._device())
         if kind == "synthesizer":
             from models.synthesizer import load_synthesizer
 
@@ -180,6 +180,15 @@ class StoreEngine:
             if cls is not None and hasattr(cls, "from_file"):
                 return cls.from_file(path)
         raise RuntimeError("models.vocoder has no vocoder façade with from_file yet")
+
+    def _device(self) -> str:
+        """"auto" picks CUDA when present, resolved here on the worker thread (importing torch to ask
+        would delay the window by seconds)."""
+        if self.device == "auto":
+            import torch
+
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
 
     # -- inference -----------------------------------------------------------------------------------
     def embed(self, wav: np.ndarray) -> np.ndarray:

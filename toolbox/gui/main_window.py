@@ -8,6 +8,7 @@ in the Qt thread pool, audio in the backend's callback threads (ring buffers onl
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ from toolbox.gui.projection import Projector
 from toolbox.gui.recorder import Recorder
 from toolbox.gui.session import Clip, KnownSpeakers, Utterance, VoiceProfiles
 from toolbox.gui.spectrograms import SpectrogramPanel
+from toolbox.gui.startup import TITLE, first_size, minimum_size
 from toolbox.gui.status import QtLogBridge, StatusArea
 from toolbox.gui.tasks import run_task
 from toolbox.gui.voice_map import VoiceMap
@@ -59,7 +61,7 @@ class MainWindow(GenerationMixin, QMainWindow):
                  profiles: VoiceProfiles | None = None, known: KnownSpeakers | None = None,
                  projector: Projector | None = None, warm_up: bool = True) -> None:
         super().__init__()
-        self.setWindowTitle("SV2TTS toolbox")
+        self.setWindowTitle(TITLE)
         self.setAcceptDrops(True)
         self.backend = backend
         self.settings = settings if settings is not None else QSettings("sv2tts", "toolbox")
@@ -209,7 +211,9 @@ class MainWindow(GenerationMixin, QMainWindow):
         central = QWidget()
         central.setLayout(grid)
         self.setCentralWidget(central)
-        self.resize(1500, 950)
+        screen = self.screen()
+        self.setMinimumSize(minimum_size(screen))
+        self.resize(first_size(screen))
 
     def _setup_audio_devices(self) -> None:
         box = self.generate_panel.output_box
@@ -434,21 +438,32 @@ class MainWindow(GenerationMixin, QMainWindow):
         event.acceptProposedAction()
 
     def closeEvent(self, event) -> None:
+        log.info("closing the window")
+        self.close_requested = getattr(self, "close_requested", None) or time.perf_counter()
+        self.projector.close()  # first: the process ends while the rest shuts down
+        self.models.worker.cancel(self.models._job + 1_000_000)
         self.save_settings()
         self.shutdown()
         super().closeEvent(event)
 
-    def shutdown(self) -> None:
-        """Stop audio, cancel the model worker and wait for it, stop the projection process."""
+    def shutdown(self, worker_wait_ms: int = 300) -> None:
+        """Stop audio, cancel the model worker and wait for it (at most `worker_wait_ms`: it stops at
+        its next cancel check, but one model call can take longer), end the projection process."""
         if getattr(self, "_shut", False):
             return
         self._shut = True
+        t0 = time.perf_counter()
         logging.getLogger("models").removeHandler(self.log_bridge)
+        self.projector.close()  # terminates the process; joined below while the worker also stops
         self.recorder.blockSignals(True)
         self.recorder.stop()
         self.player.stop()
-        self.models.shutdown()
-        self.projector.close()
+        self.models.shutdown(worker_wait_ms)
+        t1 = time.perf_counter()
+        self.projector.join(1.0)
+        t2 = time.perf_counter()
         from toolbox.gui.tasks import wait_for_tasks
 
-        wait_for_tasks(5000)
+        wait_for_tasks(2000)  # an export in flight is finished, not lost
+        log.info("shut down in %.0f ms (worker %.0f ms, projection process %.0f ms)",
+                 (time.perf_counter() - t0) * 1000, (t1 - t0) * 1000, (t2 - t1) * 1000)

@@ -179,11 +179,26 @@ class Projector(QObject):
             self._submit(rid, session)
 
     def close(self) -> None:
+        if self._closed:
+            return
         self._closed = True
         self._pending = None
         self._fallback.shutdown(wait=False, cancel_futures=True)
         if self._own:
-            procs = list(getattr(self.executor, "_processes", {}).values())
-            self.executor.shutdown(wait=False, cancel_futures=True)
+            procs = list((getattr(self.executor, "_processes", None) or {}).values())
             for p in procs:  # a projection in flight must not delay quitting
-                p.terminate()
+                p.kill()
+            self._procs = procs
+
+    def join(self, timeout: float = 1.0) -> None:
+        """Wait for the terminated projection process (kill it after `timeout`), then release the pool."""
+        if not self._own:
+            return
+        for p in getattr(self, "_procs", []):
+            p.join(timeout)
+            if p.is_alive():
+                p.kill()
+                p.join(0.5)
+        # With its process gone the pool's manager thread ends at once; waiting for it releases the
+        # pool's semaphores (no "leaked semaphore" warning at exit).
+        self.executor.shutdown(wait=True, cancel_futures=True)

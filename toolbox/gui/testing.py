@@ -14,7 +14,6 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from models.audio import synth_mel
 from models.vocoding import Cancelled
 from toolbox.gui.engine import GRIFFIN_LIM
 
@@ -51,6 +50,8 @@ class FakeEngine:
 
     def embed(self, wav: np.ndarray) -> np.ndarray:
         self._maybe_fail("embed")
+        from models.audio import synth_mel
+
         mel = synth_mel(np.asarray(wav, np.float32)[:16000 * 4])
         e = self._proj @ (mel.mean(axis=1) + 4.0)
         e = np.maximum(e, 0) + 1e-3

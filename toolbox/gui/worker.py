@@ -60,6 +60,7 @@ class ModelWorker(QObject):
         self._cancel_upto = 0  # jobs <= this are cancelled (written by the GUI thread)
         self._lock = threading.Lock()
         self._running: tuple[int, threading.Event] | None = None
+        self._closing = False  # set by WorkerHandle.shutdown: skip queued work
 
     # -- called from the GUI thread ------------------------------------------------------------------
     def cancel(self, job: int) -> None:
@@ -80,6 +81,8 @@ class ModelWorker(QObject):
     def warm_up(self, kinds) -> None:
         """Load models ahead of need so the first click is quick; failures only become status."""
         for kind in kinds:
+            if self._closing:
+                return
             try:
                 self.status.emit(f"Loading {kind}…")
                 self.status.emit(f"Loaded {self.engine.ensure(kind)}")
@@ -90,6 +93,8 @@ class ModelWorker(QObject):
 
     @Slot(int, object)
     def embed(self, uid: int, wav: np.ndarray) -> None:
+        if self._closing:
+            return
         try:
             self.embedded.emit(uid, self.engine.embed(wav))
         except Exception as e:
@@ -170,7 +175,7 @@ class ModelWorker(QObject):
                              + (f" ({rtf():.2f} s of work per second of audio)" if produced[0] else ""))
             self.finished.emit(job, "done")
         except Cancelled:
-            log.info("generation %d cancelled", job, exc_info=True)
+            log.info("generation %d stopped", job)
             self.status.emit("Stopped")
             self.finished.emit(job, "cancelled")
         except Exception as e:
@@ -222,9 +227,10 @@ class WorkerHandle(QObject):
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Cancel everything, stop the thread and wait for it (returns False if it did not stop)."""
+        self.worker._closing = True
         self.worker.cancel(self._job + 1_000_000)
         self.thread.quit()
         ok = self.thread.wait(timeout_ms)
         if not ok:
-            log.error("the model worker did not stop within %d ms", timeout_ms)
+            log.warning("the model worker did not stop within %d ms (inside one model call)", timeout_ms)
         return ok
