@@ -17,7 +17,7 @@ from toolbox.gui.session import KnownSpeakers
 from toolbox.gui.testing import FakeEngine, make_window
 from toolbox.gui.testing import harmonic_voice as voice
 
-T = 5000  # ms, for every wait
+T = 15_000  # ms, for every wait (a timeout only: a 2-core machine shared with other jobs)
 
 
 @pytest.fixture
