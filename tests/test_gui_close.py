@@ -3,7 +3,8 @@ in the middle of a long generation: by the window, by SIGTERM and by Ctrl+C (SIG
 must exit cleanly (exit code 0, no "Fatal Python error" abort) with every child process it started
 gone; the app's own closing (close request to process exit) must take under 1 s. The wall time seen
 from outside, which includes the kernel reaping a large process on a loaded machine, is only bounded
-loosely (5 s) so the test cannot fail because the machine is busy. "busy" closes while the worker is inside a 5 s model call it cannot interrupt.
+loosely (5 s) so the test cannot fail because the machine is busy. "busy" closes while the worker is
+inside a 5 s model call it cannot interrupt.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def test_closing_mid_generation_exits_within_a_second_with_no_child_left(tmp_pat
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
                XDG_STATE_HOME=str(tmp_path / "state"), XDG_DATA_HOME=str(tmp_path / "data"),
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-c", DRIVER, "close" if how.startswith("SIG") else how],
+    mode = "close" if how.startswith("SIG") else how
+    proc = subprocess.Popen([sys.executable, "-c", DRIVER, mode],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()  # printed once audio streams and the UMAP process runs

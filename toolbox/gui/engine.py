@@ -157,8 +157,8 @@ class StoreEngine:
             model = GriffinLim()
         else:
             model = self._load_file(kind, self.store.get(name))
-        if kind == "vocoder" and name == GRIFFIN_LIM:
-            _warm_griffin_lim(model)
+        if kind == "vocoder":
+            _warm_vocoder(model)
         self._loaded[kind] = (name, model)
         self._pipeline = None
         return model
@@ -224,9 +224,10 @@ class StoreEngine:
             yield check_finite(vocoder.vocode(mel, seed=seed, progress=progress, cancel=cancel), "audio", source)
 
 
-def _warm_griffin_lim(vocoder) -> None:
-    """Run Griffin-Lim once on a tiny mel so librosa's numba kernels compile now (at load time, with
-    a visible status) rather than mid-generation, where compiling holds the GIL for ~0.5 s."""
+def _warm_vocoder(vocoder) -> None:
+    """Run the vocoder once on a tiny mel so its numba kernels (librosa's for Griffin-Lim, the fused
+    WaveRNN step) compile and oneDNN picks its kernels now (at load time, with a visible status)
+    rather than mid-generation, where compiling holds the GIL for ~0.5 s and stalls the window."""
     try:
         vocoder.vocode(np.zeros((80, 8), np.float32) - 4.0, seed=0)
     except Exception as e:  # warming up is an optimisation only

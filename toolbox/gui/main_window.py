@@ -32,6 +32,7 @@ from toolbox.audio_io import AudioBackend
 from toolbox.gui.browser import DatasetBrowser
 from toolbox.gui.engine import Engine
 from toolbox.gui.generate import GeneratePanel
+from toolbox.gui.menus import install_menus
 from toolbox.gui.outputs import OutputsPanel
 from toolbox.gui.player import Player
 from toolbox.gui.projection import Projector
@@ -100,9 +101,12 @@ class MainWindow(GenerationMixin, QMainWindow):
         self.load_button.setToolTip("Load an audio file (or drop files on the window): "
                                     + ", ".join(s.lstrip(".") for s in AUDIO_SUFFIXES))
         self.play_button = QPushButton("Play")
+        self.play_button.setToolTip("Listen to the chosen voice's recording")
         self.stop_play_button = QPushButton("Stop playback")
+        self.stop_play_button.setToolTip("Stop any sound playing  [Esc]")
         self.voice_box = QComboBox()
-        self.voice_box.setToolTip("The voice used for synthesis")
+        self.voice_box.setToolTip("The voice the text is spoken in: a recording, a file, a saved voice or a "
+                                  "point picked on the voice map")
         self.browser = DatasetBrowser(datasets_root, seed=seed)
         self.map = VoiceMap()
         self.map.set_known(known)
@@ -157,6 +161,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         self.outputs.save_profile.connect(self._save_profile)
         self.outputs.use_profile.connect(self._use_profile)
 
+        install_menus(self)
         missing = engine.missing() if hasattr(engine, "missing") else None
         gp.set_models(engine.choices(), engine.defaults(), missing)
         for why in (missing or {}).values():
@@ -181,6 +186,7 @@ class MainWindow(GenerationMixin, QMainWindow):
             row.addWidget(b)
         v.addLayout(row)
         v.addWidget(self.browser)
+        self._voice_in_layout = v
         row = QHBoxLayout()
         row.addWidget(QLabel("<b>Use voice:</b>"))
         row.addWidget(self.voice_box, 1)
@@ -222,9 +228,11 @@ class MainWindow(GenerationMixin, QMainWindow):
             box.addItem(d.name, d.index)
             if d.is_default:
                 box.setCurrentIndex(box.count() - 1)
+        self.outputs.can_play = bool(devices)
         if not devices:
             box.addItem("No output device")
             box.setEnabled(False)
+            self.outputs.replay_button.setToolTip("No audio output device: clips can be exported, not played")
         problems = []
         if not devices or not self.backend.input_devices():
             why = self.backend.reason or "No audio device was found (no sound card?)."
@@ -237,6 +245,28 @@ class MainWindow(GenerationMixin, QMainWindow):
             for b in (self.play_button, self.stop_play_button):
                 b.setEnabled(bool(devices))
                 b.setToolTip(problems[0])
+
+    def set_datasets_root(self, root: Path) -> None:
+        """Browse `root` from now on (File > Choose datasets folder); says so when nothing is found."""
+        browser = DatasetBrowser(root, seed=None)
+        browser.chosen.connect(lambda path, name, speaker: self.load_file(path, name, speaker))
+        self._voice_in_layout.replaceWidget(self.browser, browser)
+        self.browser.deleteLater()
+        self.browser = browser
+        self.datasets_root = Path(root)
+        if browser.datasets:
+            self.status.info(f"Datasets in {root}: " + ", ".join(d.name for d in browser.datasets))
+        else:
+            self.status.error(f"No LibriSpeech, LibriTTS, VCTK, VoxCeleb or LJSpeech folder layout found under "
+                              f"{root}; choose the folder that contains them")
+
+    def models_changed(self, message: str) -> None:
+        """A model was imported or downloaded: refresh the pickers (keeping the current choices)."""
+        engine = self.models.worker.engine
+        gp = self.generate_panel
+        current = {k: gp.model(k) for k in gp.model_boxes}
+        gp.set_models(engine.choices(), current, engine.missing() if hasattr(engine, "missing") else None)
+        self.status.info(message)
 
     # -- settings -------------------------------------------------------------------------------------
     def _restore_settings(self) -> None:

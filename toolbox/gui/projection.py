@@ -75,6 +75,19 @@ def project(known: np.ndarray | None, session: np.ndarray,
     return xy[:len(known)], xy[len(known):]
 
 
+def _background_process() -> None:
+    """In the projection process, before UMAP is imported: one thread, lowest priority. Its warm-up
+    (numba compiling UMAP) takes a core for a minute at start-up; generation must not share it evenly."""
+    import os
+
+    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    try:
+        os.nice(19)
+    except OSError:
+        pass
+
+
 def warm_up(known: np.ndarray | None) -> bool:
     """Import UMAP and compile it (by projecting some points), and fit the known speakers."""
     rng = np.random.default_rng(0)
@@ -102,7 +115,7 @@ class Projector(QObject):
         self.method = method
         self._own = executor is None
         self.executor = executor or ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_background_process)
         self._busy = False
         self._pending: tuple[int, np.ndarray] | None = None
         self._last: tuple[int, np.ndarray] | None = None

@@ -43,7 +43,7 @@ class Utterance:
         return f"{self.name} [{self.kind}]" if self.kind != "real" else self.name
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity (its audio is a list of arrays)
 class Clip:
     """A generated waveform, built up chunk by chunk while it streams."""
 

@@ -172,9 +172,9 @@ class GenerationMixin:
         self.outputs._update_buttons()
 
     # -- outputs --------------------------------------------------------------------------------------
-    def _export(self, clip: Clip, path: Path) -> None:
+    def _export(self, clip: Clip, path: Path, subtype: str = "PCM_16") -> None:
         wav = clip.wav
-        run_task(lambda: write_clip(path, wav), lambda p: self.status.info(f"Saved {p}"),
+        run_task(lambda: write_clip(path, wav, subtype), lambda p: self.status.info(f"Saved {p}"),
                  lambda msg: self.status.error(f"Export failed: {msg}"))
 
     def _save_profile(self, name: str) -> None:

@@ -164,7 +164,9 @@ class ModelWorker(QObject):
                         gap = np.zeros(int(GAP_SECONDS * SAMPLE_RATE), np.float32)
                         produced[0] += len(gap)
                         self.audio.emit(job, gap)
-                    voc_progress = (lambda f, m="", r=report: r(f, m, share, 1.0 - share))
+                    def voc_progress(f: float, m: str = "", r=report) -> None:
+                        r(f, m, share, 1.0 - share)
+
                     for chunk in self.engine.vocode(mel, seed=seed, progress=voc_progress, cancel=event):
                         check()
                         chunk = np.clip(np.asarray(chunk, np.float32).reshape(-1), -1.0, 1.0)
