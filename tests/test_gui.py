@@ -326,7 +326,7 @@ def test_map_with_more_than_14_speakers(qtbot, window):
     colours = {tuple(c) for c in window.map.session_sc["real"].get_facecolors()}
     assert len(colours) == 18  # one distinct colour per speaker, beyond the reference's 14
     labels = [t.get_text() for t in window.map._legend.get_texts()]
-    assert "+6 more" in labels
+    assert "+6 more speakers" in labels
     assert window.map.renders >= 1
 
 
@@ -346,6 +346,19 @@ def test_click_known_speaker_on_map_uses_that_voice(qtbot, make):
     assert window.voice.kind == "known"
     np.testing.assert_array_equal(window.voice.embedding, known.embeddings[key])
     assert window.generate_panel.both_button.isEnabled()
+    # the chosen point is ringed on the map, and the reference panel says there is no recording
+    assert window.map.current_xy() == window.map.point_position("known", key)
+    qtbot.waitUntil(lambda: window.map.idle and window.spectrograms.reference.idle, timeout=T)
+    np.testing.assert_array_equal(window.map.current_sc.get_offsets(), [window.map.point_position("known", key)])
+    ref = window.spectrograms.reference
+    assert "embedding only" in ref.note.get_text() and not ref.mel_img.get_visible()
+    assert ref.mel_ax.get_xlim() == (0.0, 1.0)  # no stale time axis
+    assert window.voice.name in ref.mel_ax.get_title()
+    labels = window.map.legend_labels
+    assert "recorded or loaded" in labels and "current voice" in labels
+    assert "LibriSpeech reader (F)" in labels and "LibriSpeech reader (M)" in labels
+    legend_texts = [t.get_text() for t in window.map._legend.get_texts()]
+    assert legend_texts == labels and all(t.get_fontsize() >= 8 for t in window.map._legend.get_texts())
 
 
 def test_clear_empties_the_map(qtbot, window):

@@ -84,6 +84,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         self._projection_id = 0
         self._projection_sets: dict[int, list[Utterance]] = {}
         self._clip_count = 0
+        self._known_index: dict[int, int] = {}  # uid of a picked known speaker -> its index
 
         # -- workers ----------------------------------------------------------------------------------
         self.models = WorkerHandle(engine, self)
@@ -397,11 +398,21 @@ class MainWindow(GenerationMixin, QMainWindow):
     def set_voice(self, u: Utterance | None) -> None:
         self.voice = u
         if u is not None:
-            self.spectrograms.reference.show_mel(u.mel, u.name)
+            what = {"known": "a LibriSpeech reader", "profile": "a saved voice"}.get(u.kind, "this voice")
+            note = "" if u.mel is not None else f"No recording: {what} is known by its embedding only"
+            self.spectrograms.reference.show_mel(u.mel, u.name, note)
             self.spectrograms.reference.show_embedding(u.embedding)
+            if u.kind == "known" and u.uid in self._known_index:
+                self.map.set_current("known", self._known_index[u.uid])
+            else:
+                self.map.set_current("session", u.uid)
             i = self.voice_box.findData(u.uid)
             if i >= 0 and i != self.voice_box.currentIndex():
                 self.voice_box.setCurrentIndex(i)
+        else:
+            self.map.set_current(None)
+            self.spectrograms.reference.show_mel(None, "no voice chosen")
+            self.spectrograms.reference.show_embedding(None)
         self._update_actions()
 
     def _play_voice(self) -> None:
@@ -416,6 +427,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         elif self.known is not None:
             u = Utterance(name=self.known.label(key), speaker=f"LibriSpeech {self.known.speaker_ids[key]}",
                           kind="known", embedding=self.known.embeddings[key])
+            self._known_index[u.uid] = key
             self.utterances[u.uid] = u
             self._add_voice_item(u)
         else:

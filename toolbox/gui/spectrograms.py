@@ -47,20 +47,28 @@ class UtteranceView(PlotCanvas):
         self.mel_ax.set_ylabel("mel band", fontsize=8)
         self.mel_ax.tick_params(labelsize=7)
         self.mel_ax.set_title(f"{title}: mel spectrogram", fontsize=9)
+        self.note = self.mel_ax.text(0.5, 0.5, "", ha="center", va="center", transform=self.mel_ax.transAxes,
+                                     fontsize=9, color="#666666")
+        self.title_text = self.mel_ax.get_title()
+        self.note_text = ""
         self.embed_img.set_visible(False)
         self.mel_img.set_visible(False)
         self.setMinimumHeight(150)
         self.mel: np.ndarray | None = None  # what is shown (GUI-side copy)
         self.embedding: np.ndarray | None = None
 
-    def show_mel(self, mel: np.ndarray | None, name: str = "") -> None:
-        """mel: (80, T) in [-4, 4], or None to clear."""
+    def show_mel(self, mel: np.ndarray | None, name: str = "", note: str = "") -> None:
+        """mel: (80, T) in [-4, 4], or None to clear; `note` is written in the empty plot instead."""
         self.mel = None if mel is None or mel.size == 0 else np.asarray(mel, np.float32)
-        self.mutate(lambda mel=self.mel: self._apply_mel(mel, name))
+        self.title_text = f"{self.title}: {name or 'mel spectrogram'}"
+        self.note_text = note if self.mel is None else ""
+        self.mutate(lambda mel=self.mel: self._apply_mel(mel, name, note))
 
-    def _apply_mel(self, mel: np.ndarray | None, name: str) -> None:
+    def _apply_mel(self, mel: np.ndarray | None, name: str, note: str = "") -> None:
+        self.note.set_text(note if mel is None else "")
         if mel is None:
             self.mel_img.set_visible(False)
+            self.mel_ax.set_xlim(0, 1)  # no stale time axis from the previous utterance
         else:
             self.mel_img.set_data(mel)
             self.mel_img.set_extent((0, mel.shape[1] * FRAME_SECONDS, 0, mel.shape[0]))
