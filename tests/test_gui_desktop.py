@@ -82,7 +82,7 @@ def test_selected_clip_drives_the_generated_panel(qtbot, window):  # noqa: F811
         window.outputs.clip_list.setCurrentRow(row)
         qtbot.waitUntil(lambda: view.idle, timeout=T)
         np.testing.assert_array_equal(view.mel_img.get_array(), join_mels(clip.mels))
-        assert clip.name in view.mel_ax.get_title() and "alice" in view.mel_ax.get_title()
+        assert clip.name in view.title_text and "alice" in view.title_text
         emb = window.utterances[clip.utterance].embedding
         np.testing.assert_array_equal(view.embed_img.get_array(), emb.reshape(16, 16))
     assert clips[0].mels[0].shape != clips[1].mels[0].shape

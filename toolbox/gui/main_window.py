@@ -399,7 +399,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         self.voice = u
         if u is not None:
             what = {"known": "a LibriSpeech reader", "profile": "a saved voice"}.get(u.kind, "this voice")
-            note = "" if u.mel is not None else f"No recording: {what} is known by its embedding only"
+            note = "" if u.mel is not None else f"No recording: {what}, embedding only"
             self.spectrograms.reference.show_mel(u.mel, u.name, note)
             self.spectrograms.reference.show_embedding(u.embedding)
             if u.kind == "known" and u.uid in self._known_index:

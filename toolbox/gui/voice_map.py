@@ -22,7 +22,7 @@ from toolbox.gui.session import KnownSpeakers, Utterance, speaker_colour
 MARKERS = {"real": "o", "generated": "X", "profile": "D"}
 MARKER_LABELS = {"real": "recorded or loaded", "generated": "generated", "profile": "saved voice"}
 SEX_COLOURS = {"F": (0.95, 0.72, 0.80), "M": (0.70, 0.80, 0.95)}
-MAX_LEGEND = 12
+MAX_LEGEND = 8
 HIT_RADIUS_PX = 7
 
 
@@ -35,7 +35,7 @@ class VoiceMap(PlotCanvas):
         self.ax.set_facecolor("#F0F0F0")
         self.ax.set_xticks([])
         self.ax.set_yticks([])
-        self.ax.set_title("Voice map", fontsize=10)
+        self.ax.set_title("Voice map", fontsize=10, loc="left")
         empty = np.zeros((0, 2))
         self.known_sc = self.ax.scatter(empty[:, 0], empty[:, 1], s=12, alpha=0.8, linewidths=0)
         self.session_sc = {kind: self.ax.scatter(empty[:, 0], empty[:, 1], s=50, marker=m,
@@ -57,9 +57,9 @@ class VoiceMap(PlotCanvas):
         self.legend_labels: list[str] = []
         self._speaker_index: dict[str, int] = {}
         self.setMouseTracking(True)
-        self.setMinimumSize(280, 280)
+        self.setMinimumSize(260, 220)
         self.current: tuple[str, int] | None = None  # ("known", index) or ("session", uid)
-        self.set_message("Record, load or pick a voice to place it here")
+        self.set_message("Record, load or pick a voice")
 
     # -- data --------------------------------------------------------------------------------------
     def set_known(self, known: KnownSpeakers | None) -> None:
@@ -97,13 +97,13 @@ class VoiceMap(PlotCanvas):
         if self.known is not None:
             handles += [(f"LibriSpeech reader ({s})", "o", c, 5) for s, c in SEX_COLOURS.items()]
         handles.append(("current voice", "o", "none", 10))
-        handles += [(s, "s", self.colour_of(s), 7) for s in speakers[:MAX_LEGEND]]
+        handles += [(s if len(s) <= 20 else s[:19] + "…", "s", self.colour_of(s), 7) for s in speakers[:MAX_LEGEND]]
         if len(speakers) > MAX_LEGEND:
             handles.append((f"+{len(speakers) - MAX_LEGEND} more speakers", "", None, 0))
         self.legend_labels = [h[0] for h in handles]
         state = ({k: v.copy() for k, v in self.xy.items()}, dict(self.colours), self.known_xy.copy())
         self.mutate(lambda: self._apply(state, limits, handles))
-        self.set_message("" if utterances else "Record, load or pick a voice to place it here")
+        self.set_message("" if utterances else "Record, load or pick a voice")
         self._apply_current()
 
     def _apply(self, state, limits, handles) -> None:  # render thread
@@ -124,6 +124,12 @@ class VoiceMap(PlotCanvas):
         self._legend = self.ax.legend(handles=lines, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
                                       borderaxespad=0.0, framealpha=0.8) if lines else None
 
+    LEGEND_PT = 128.0  # room for the legend on the right (labels are cut to fit)
+
+    def before_draw(self, width_pt: float, height_pt: float) -> None:
+        legend = self.LEGEND_PT if width_pt > 2.2 * self.LEGEND_PT else 0.0
+        self.place(self.ax, 4, 4, width_pt - legend - 10, height_pt - 22, width_pt, height_pt)
+
     def set_current(self, kind: str | None, key: int = 0) -> None:
         """Ring the current voice: ("known", index) or ("session", uid); None clears."""
         self.current = None if kind is None else (kind, key)
@@ -140,7 +146,7 @@ class VoiceMap(PlotCanvas):
         self.mutate(lambda: self.current_sc.set_offsets(offsets))
 
     def set_title(self, text: str) -> None:
-        self.mutate(lambda: self.ax.set_title(text, fontsize=10))
+        self.mutate(lambda: self.ax.set_title(text, fontsize=10, loc="left"))
 
     def set_message(self, text: str) -> None:
         self.mutate(lambda: self.message.set_text(text))
