@@ -87,7 +87,8 @@ CHECK = textwrap.dedent(r"""
         for ax in fig.axes:
             ab = ax.get_tightbbox(renderer)
             if ab is not None and (ab.x0 < -0.5 or ab.y0 < -0.5 or ab.x1 > box.x1 + 0.5 or ab.y1 > box.y1 + 0.5):
-                problems.append(f"{type(c).__name__}: axes {ax.get_title(loc='left')!r} tight box {ab.bounds} > {box.bounds}")
+                title = ax.get_title(loc="left")
+                problems.append(f"{type(c).__name__}: axes {title!r} tight box {ab.bounds} > {box.bounds}")
     spec = window.spectrograms.generated
     window.grab().save(sys.argv[1])
     print(json.dumps({"problems": problems, "window": [window.width(), window.height()],
