@@ -351,7 +351,7 @@ def test_click_known_speaker_on_map_uses_that_voice(qtbot, make):
     qtbot.waitUntil(lambda: window.map.idle and window.spectrograms.reference.idle, timeout=T)
     np.testing.assert_array_equal(window.map.current_sc.get_offsets(), [window.map.point_position("known", key)])
     ref = window.spectrograms.reference
-    assert "embedding only" in ref.note.get_text() and not ref.mel_img.get_visible()
+    assert "embedding only" in ref.note_text and not ref.mel_img.get_visible()  # (drawn cut to the width)
     assert ref.mel_ax.get_xlim() == (0.0, 1.0)  # no stale time axis
     assert window.voice.name in ref.title_text  # the full title (drawn cut to the width)
     labels = window.map.legend_labels

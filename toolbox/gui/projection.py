@@ -204,14 +204,18 @@ class Projector(QObject):
             self._procs = procs
 
     def join(self, timeout: float = 1.0) -> None:
-        """Wait for the terminated projection process (kill it after `timeout`), then release the pool."""
+        """Wait up to `timeout` for the killed projection process to be gone, then release the pool.
+
+        It was sent SIGKILL, so it ends whatever happens; waiting only lets the pool release its
+        semaphores cleanly (no "leaked semaphore" warning), which a loaded machine may not allow in time.
+        """
         if not self._own:
             return
-        for p in getattr(self, "_procs", []):
-            p.join(timeout)
-            if p.is_alive():
-                p.kill()
-                p.join(0.5)
-        # With its process gone the pool's manager thread ends at once; waiting for it releases the
-        # pool's semaphores (no "leaked semaphore" warning at exit).
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        procs = getattr(self, "_procs", [])
+        for p in procs:
+            p.join(max(timeout, 0.0))
+        gone = not any(p.is_alive() for p in procs)
+        if not gone:
+            log.info("the projection process is still being reaped; not waiting for it (the resource "
+                     "tracker releases its semaphores)")
+        self.executor.shutdown(wait=gone, cancel_futures=True)
