@@ -25,11 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.datasets_root is not None and not args.datasets_root.is_dir():
         raise UserError(f"--datasets-root {args.datasets_root}: no such folder")
-    device = "cpu"
-    if not args.cpu:
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = "cpu" if args.cpu else "auto"  # resolved on the model worker: importing torch here delays the window
     engine = None
     if args.demo:
         from toolbox.gui.testing import FakeEngine

@@ -22,6 +22,9 @@ class DatasetBrowser(QWidget):
         self.dataset_box, self.speaker_box, self.utterance_box = QComboBox(), QComboBox(), QComboBox()
         self.random_buttons = [QPushButton("Random") for _ in range(3)]
         self.load_button = QPushButton("Load")
+        self.load_button.setToolTip("Use the chosen utterance as the voice")
+        for b, what in zip(self.random_buttons, ("dataset", "speaker", "utterance"), strict=True):
+            b.setToolTip(f"Pick a random {what}")
         self.auto_next = QCheckBox("Auto select next")
         self.auto_next.setChecked(True)
         grid = QGridLayout(self)
@@ -46,7 +49,8 @@ class DatasetBrowser(QWidget):
                   *self.random_buttons):
             w.setEnabled(enabled)
         if not enabled:
-            why = ("Start with --datasets-root DIR to browse LibriSpeech, LibriTTS, VCTK, VoxCeleb or "
+            why = ("Choose a datasets folder (File menu) or start with --datasets-root DIR to browse "
+                   "LibriSpeech, LibriTTS, VCTK, VoxCeleb or "
                    "LJSpeech" if self.root is None else f"No known dataset layout under {self.root}")
             self.setToolTip(why)
             self.dataset_box.addItem("(no datasets)")

@@ -44,9 +44,13 @@ class Engine(Protocol):
     def embed(self, wav: np.ndarray) -> np.ndarray:
         """(L,) 16 kHz float32 -> (256,) float32 unit-norm speaker embedding."""
 
-    def synthesize(self, text: str, embedding: np.ndarray, *, seed: int | None, progress: Progress,
+    def split(self, text: str) -> list[str]:
+        """Text (any number of lines/sentences) -> the chunks synthesized one at a time.
+        Raises models.text.TextError when there is nothing to say."""
+
+    def synthesize(self, texts: list[str], embedding: np.ndarray, *, seed: int | None, progress: Progress,
                    cancel: Cancel) -> list[np.ndarray]:
-        """Text (any number of lines/sentences) -> list of (80, T) mels in [-4, 4], one per sentence."""
+        """Chunks -> list of (80, T) mels in [-4, 4], one per chunk."""
 
     def vocode(self, mel: np.ndarray, *, seed: int | None, progress: Progress,
                cancel: Cancel) -> Iterator[np.ndarray]:
@@ -153,8 +157,8 @@ class StoreEngine:
             model = GriffinLim()
         else:
             model = self._load_file(kind, self.store.get(name))
-        if kind == "vocoder" and name == GRIFFIN_LIM:
-            _warm_griffin_lim(model)
+        if kind == "vocoder":
+            _warm_vocoder(model)
         self._loaded[kind] = (name, model)
         self._pipeline = None
         return model
@@ -164,7 +168,7 @@ class StoreEngine:
         if kind == "encoder":
             from models.encoder import SpeakerEncoder
 
-            return SpeakerEncoder.from_file(path, self.device)
+            return SpeakerEncoder.from_file(path, self._device())
         if kind == "synthesizer":
             from models.synthesizer import load_synthesizer
 
@@ -172,6 +176,15 @@ class StoreEngine:
         from models.vocoder import load_vocoder
 
         return load_vocoder(path)
+
+    def _device(self) -> str:
+        """"auto" picks CUDA when present, resolved here on the worker thread (importing torch to ask
+        would delay the window by seconds)."""
+        if self.device == "auto":
+            import torch
+
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
 
     # -- inference -----------------------------------------------------------------------------------
     def embed(self, wav: np.ndarray) -> np.ndarray:
@@ -187,8 +200,13 @@ class StoreEngine:
             self._pipeline = Pipeline(None, synthesizer, GriffinLim())
         return self._pipeline
 
-    def synthesize(self, text, embedding, *, seed, progress, cancel):
-        return list(self._pipe().synthesize(text, embedding, seed=seed, progress=progress, cancel=cancel))
+    def split(self, text: str) -> list[str]:
+        from models.pipeline import text_chunks
+
+        return text_chunks(text)
+
+    def synthesize(self, texts, embedding, *, seed, progress, cancel):
+        return list(self._pipe().synthesize(list(texts), embedding, seed=seed, progress=progress, cancel=cancel))
 
     def vocode(self, mel, *, seed, progress, cancel):
         from models.guard import check_finite
@@ -202,9 +220,10 @@ class StoreEngine:
             yield check_finite(vocoder.vocode(mel, seed=seed, progress=progress, cancel=cancel), "audio", source)
 
 
-def _warm_griffin_lim(vocoder) -> None:
-    """Run Griffin-Lim once on a tiny mel so librosa's numba kernels compile now (at load time, with
-    a visible status) rather than mid-generation, where compiling holds the GIL for ~0.5 s."""
+def _warm_vocoder(vocoder) -> None:
+    """Run the vocoder once on a tiny mel so its numba kernels (librosa's for Griffin-Lim, the fused
+    WaveRNN step) compile and oneDNN picks its kernels now (at load time, with a visible status)
+    rather than mid-generation, where compiling holds the GIL for ~0.5 s and stalls the window."""
     try:
         vocoder.vocode(np.zeros((80, 8), np.float32) - 4.0, seed=0)
     except Exception as e:  # warming up is an optimisation only

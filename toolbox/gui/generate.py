@@ -32,14 +32,22 @@ class GeneratePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.text = QPlainTextEdit(DEFAULT_TEXT)
-        self.text.setToolTip("Each line and sentence is synthesized separately")
+        self.text.setToolTip("The text to speak. Long texts are spoken sentence by sentence. "
+                             "Ctrl+Enter speaks it; Tab moves on to the buttons")
+        self.text.setTabChangesFocus(True)
         self.both_button = QPushButton("Synthesize and play")
-        self.synth_button = QPushButton("Synthesize only")
-        self.vocode_button = QPushButton("Vocode only")
+        self.both_button.setToolTip("Speak the text in the chosen voice and play it as it is made  [Ctrl+Enter]")
+        self.synth_button = QPushButton("Spectrogram only")
+        self.synth_button.setToolTip("Only make the spectrogram (the picture of the speech), without sound; "
+                                     "quick, to check the result")
+        self.vocode_button = QPushButton("Sound from spectrogram")
+        self.vocode_button.setToolTip("Turn the selected clip's (or the last) spectrogram into sound again, "
+                                      "for example with another vocoder")
         self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop generating and playing  [Esc]")
         self.both_button.setDefault(True)
         self.seed_check = QCheckBox("Seed:")
-        self.seed_check.setToolTip("When checked, synthesis and vocoding are reproducible")
+        self.seed_check.setToolTip("When checked, the same text and voice always give exactly the same audio")
         self.seed_box = QSpinBox()
         self.seed_box.setRange(0, 2**31 - 1)
         self.seed_box.setEnabled(False)
@@ -49,12 +57,21 @@ class GeneratePanel(QWidget):
                                       "before it is kept for replay and export; live playback is not changed")
         self.model_boxes = {k: QComboBox() for k in KINDS}
         self.output_box = QComboBox()
-        self.output_box.setToolTip("Output device for playback")
+        self.output_box.setToolTip("Where the sound is played")
+        tips = {"encoder": "Turns a voice recording into the numbers that describe the voice",
+                "synthesizer": "Turns text and a voice into a spectrogram (the picture of the speech)",
+                "vocoder": "Turns the spectrogram into sound: WaveRNN sounds natural, Griffin-Lim is fast "
+                           "and needs no model file"}
+        for kind, box in self.model_boxes.items():
+            box.setToolTip(tips[kind])
+
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setFormat("idle")
         self.progress.setTextVisible(True)
+        self.progress.setToolTip("Progress through the sentences, and how fast the sound is made "
+                                 "(above 1x real time it plays without gaps)")
 
         actions = QHBoxLayout()
         for b in (self.both_button, self.synth_button, self.vocode_button, self.stop_button):
@@ -68,14 +85,12 @@ class GeneratePanel(QWidget):
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed_check)
         seed_row.addWidget(self.seed_box)
-        seed_row.addSpacing(16)
-        seed_row.addWidget(self.enhance_check)
-        seed_row.addStretch(1)
+        options.addLayout(seed_row, 0, 4)
+        options.addWidget(self.enhance_check, 1, 4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.text, 1)
         layout.addLayout(actions)
-        layout.addLayout(seed_row)
         layout.addLayout(options)
         layout.addWidget(self.progress)
 
@@ -127,13 +142,27 @@ class GeneratePanel(QWidget):
         self.stop_button.setEnabled(running)
         for box in self.model_boxes.values():
             box.setEnabled(not running)
-        why = "" if have_voice else "Record, load or pick a voice first"
-        self.both_button.setToolTip(why)
-        self.synth_button.setToolTip(why)
+        if not have_voice:
+            for b in (self.both_button, self.synth_button):
+                b.setToolTip("Record, load or pick a voice first")
+        else:
+            self.both_button.setToolTip("Speak the text in the chosen voice and play it as it is made  "
+                                        "[Ctrl+Enter]")
+            self.synth_button.setToolTip("Only make the spectrogram (the picture of the speech), without sound")
+
+    def show_sentence(self, index: int, total: int) -> None:
+        self._sentence = (index, total)
 
     def show_progress(self, fraction: float, rtf: float) -> None:
         self.progress.setValue(int(fraction * 1000))
-        text = f"{fraction * 100:.0f}%"
+        index, total = getattr(self, "_sentence", (0, 0))
+        text = f"sentence {index + 1} of {total}  ·  " if total else ""
+        text += f"{fraction * 100:.0f}%"
         if rtf > 0:
-            text += f"  ·  real-time factor {rtf:.2f}" + (f" ({1 / rtf:.1f}x real time)" if rtf else "")
+            text += f"  ·  {1 / rtf:.1f}x real time" if rtf < 1 else f"  ·  {rtf:.1f} s of work per second of audio"
         self.progress.setFormat(text)
+
+    def show_outcome(self, outcome: str) -> None:
+        self._sentence = (0, 0)
+        if outcome != "done":
+            self.progress.setFormat({"cancelled": "stopped"}.get(outcome, outcome))

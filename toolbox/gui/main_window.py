@@ -8,6 +8,7 @@ in the Qt thread pool, audio in the backend's callback threads (ring buffers onl
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +32,14 @@ from toolbox.audio_io import AudioBackend
 from toolbox.gui.browser import DatasetBrowser
 from toolbox.gui.engine import Engine
 from toolbox.gui.generate import GeneratePanel
+from toolbox.gui.menus import install_menus
 from toolbox.gui.outputs import OutputsPanel
 from toolbox.gui.player import Player
 from toolbox.gui.projection import Projector
 from toolbox.gui.recorder import Recorder
 from toolbox.gui.session import Clip, KnownSpeakers, Utterance, VoiceProfiles
 from toolbox.gui.spectrograms import SpectrogramPanel
+from toolbox.gui.startup import TITLE, first_size, minimum_size
 from toolbox.gui.status import QtLogBridge, StatusArea
 from toolbox.gui.tasks import run_task
 from toolbox.gui.voice_map import VoiceMap
@@ -59,7 +62,7 @@ class MainWindow(GenerationMixin, QMainWindow):
                  profiles: VoiceProfiles | None = None, known: KnownSpeakers | None = None,
                  projector: Projector | None = None, warm_up: bool = True) -> None:
         super().__init__()
-        self.setWindowTitle("SV2TTS toolbox")
+        self.setWindowTitle(TITLE)
         self.setAcceptDrops(True)
         self.backend = backend
         self.settings = settings if settings is not None else QSettings("sv2tts", "toolbox")
@@ -81,6 +84,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         self._projection_id = 0
         self._projection_sets: dict[int, list[Utterance]] = {}
         self._clip_count = 0
+        self._known_index: dict[int, int] = {}  # uid of a picked known speaker -> its index
 
         # -- workers ----------------------------------------------------------------------------------
         self.models = WorkerHandle(engine, self)
@@ -98,9 +102,12 @@ class MainWindow(GenerationMixin, QMainWindow):
         self.load_button.setToolTip("Load an audio file (or drop files on the window): "
                                     + ", ".join(s.lstrip(".") for s in AUDIO_SUFFIXES))
         self.play_button = QPushButton("Play")
+        self.play_button.setToolTip("Listen to the chosen voice's recording")
         self.stop_play_button = QPushButton("Stop playback")
+        self.stop_play_button.setToolTip("Stop any sound playing  [Esc]")
         self.voice_box = QComboBox()
-        self.voice_box.setToolTip("The voice used for synthesis")
+        self.voice_box.setToolTip("The voice the text is spoken in: a recording, a file, a saved voice or a "
+                                  "point picked on the voice map")
         self.browser = DatasetBrowser(datasets_root, seed=seed)
         self.map = VoiceMap()
         self.map.set_known(known)
@@ -117,7 +124,8 @@ class MainWindow(GenerationMixin, QMainWindow):
         w.status.connect(self.status.info)
         w.failed.connect(lambda what, msg: self.status.error(f"{what} failed: {msg}"))
         w.embedded.connect(self._on_embedded)
-        w.mels_ready.connect(self._on_mels)
+        w.mel_ready.connect(self._on_mel)
+        w.sentence.connect(self._on_sentence)
         w.audio.connect(self._on_audio)
         w.progress.connect(self._on_progress)
         w.finished.connect(self._on_finished)
@@ -148,11 +156,13 @@ class MainWindow(GenerationMixin, QMainWindow):
         gp.output_box.currentIndexChanged.connect(lambda _: setattr(self.player, "device",
                                                                      gp.output_box.currentData()))
         self.outputs.replay.connect(lambda clip: self.player.play(clip.wav))
+        self.outputs.clip_selected.connect(self._show_generated)
         self.outputs.export.connect(self._export)
         self.outputs.failed.connect(self.status.error)
         self.outputs.save_profile.connect(self._save_profile)
         self.outputs.use_profile.connect(self._use_profile)
 
+        install_menus(self)
         missing = engine.missing() if hasattr(engine, "missing") else None
         gp.set_models(engine.choices(), engine.defaults(), missing)
         for why in (missing or {}).values():
@@ -177,6 +187,7 @@ class MainWindow(GenerationMixin, QMainWindow):
             row.addWidget(b)
         v.addLayout(row)
         v.addWidget(self.browser)
+        self._voice_in_layout = v
         row = QHBoxLayout()
         row.addWidget(QLabel("<b>Use voice:</b>"))
         row.addWidget(self.voice_box, 1)
@@ -207,7 +218,9 @@ class MainWindow(GenerationMixin, QMainWindow):
         central = QWidget()
         central.setLayout(grid)
         self.setCentralWidget(central)
-        self.resize(1500, 950)
+        screen = self.screen()
+        self.setMinimumSize(minimum_size(screen))
+        self.resize(first_size(screen))
 
     def _setup_audio_devices(self) -> None:
         box = self.generate_panel.output_box
@@ -216,9 +229,11 @@ class MainWindow(GenerationMixin, QMainWindow):
             box.addItem(d.name, d.index)
             if d.is_default:
                 box.setCurrentIndex(box.count() - 1)
+        self.outputs.can_play = bool(devices)
         if not devices:
             box.addItem("No output device")
             box.setEnabled(False)
+            self.outputs.replay_button.setToolTip("No audio output device: clips can be exported, not played")
         problems = []
         if not devices or not self.backend.input_devices():
             why = self.backend.reason or "No audio device was found (no sound card?)."
@@ -231,6 +246,28 @@ class MainWindow(GenerationMixin, QMainWindow):
             for b in (self.play_button, self.stop_play_button):
                 b.setEnabled(bool(devices))
                 b.setToolTip(problems[0])
+
+    def set_datasets_root(self, root: Path) -> None:
+        """Browse `root` from now on (File > Choose datasets folder); says so when nothing is found."""
+        browser = DatasetBrowser(root, seed=None)
+        browser.chosen.connect(lambda path, name, speaker: self.load_file(path, name, speaker))
+        self._voice_in_layout.replaceWidget(self.browser, browser)
+        self.browser.deleteLater()
+        self.browser = browser
+        self.datasets_root = Path(root)
+        if browser.datasets:
+            self.status.info(f"Datasets in {root}: " + ", ".join(d.name for d in browser.datasets))
+        else:
+            self.status.error(f"No LibriSpeech, LibriTTS, VCTK, VoxCeleb or LJSpeech folder layout found under "
+                              f"{root}; choose the folder that contains them")
+
+    def models_changed(self, message: str) -> None:
+        """A model was imported or downloaded: refresh the pickers (keeping the current choices)."""
+        engine = self.models.worker.engine
+        gp = self.generate_panel
+        current = {k: gp.model(k) for k in gp.model_boxes}
+        gp.set_models(engine.choices(), current, engine.missing() if hasattr(engine, "missing") else None)
+        self.status.info(message)
 
     # -- settings -------------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -345,7 +382,9 @@ class MainWindow(GenerationMixin, QMainWindow):
             return  # cleared meanwhile
         u.embedding = embedding
         if u.kind == "generated":
-            self.spectrograms.generated.show_embedding(embedding)
+            shown = self.outputs.current_clip()
+            if shown is not None and shown.utterance == uid:
+                self.spectrograms.generated.show_embedding(embedding)
         elif self.voice is u:
             self.spectrograms.reference.show_embedding(embedding)
         self._update_actions()
@@ -359,11 +398,21 @@ class MainWindow(GenerationMixin, QMainWindow):
     def set_voice(self, u: Utterance | None) -> None:
         self.voice = u
         if u is not None:
-            self.spectrograms.reference.show_mel(u.mel, u.name)
+            what = {"known": "a LibriSpeech reader", "profile": "a saved voice"}.get(u.kind, "this voice")
+            note = "" if u.mel is not None else f"No recording: {what}, embedding only"
+            self.spectrograms.reference.show_mel(u.mel, u.name, note)
             self.spectrograms.reference.show_embedding(u.embedding)
+            if u.kind == "known" and u.uid in self._known_index:
+                self.map.set_current("known", self._known_index[u.uid])
+            else:
+                self.map.set_current("session", u.uid)
             i = self.voice_box.findData(u.uid)
             if i >= 0 and i != self.voice_box.currentIndex():
                 self.voice_box.setCurrentIndex(i)
+        else:
+            self.map.set_current(None)
+            self.spectrograms.reference.show_mel(None, "no voice chosen")
+            self.spectrograms.reference.show_embedding(None)
         self._update_actions()
 
     def _play_voice(self) -> None:
@@ -378,6 +427,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         elif self.known is not None:
             u = Utterance(name=self.known.label(key), speaker=f"LibriSpeech {self.known.speaker_ids[key]}",
                           kind="known", embedding=self.known.embeddings[key])
+            self._known_index[u.uid] = key
             self.utterances[u.uid] = u
             self._add_voice_item(u)
         else:
@@ -430,21 +480,33 @@ class MainWindow(GenerationMixin, QMainWindow):
         event.acceptProposedAction()
 
     def closeEvent(self, event) -> None:
+        log.info("closing the window")
+        self.close_requested = getattr(self, "close_requested", None) or time.perf_counter()
+        self.projector.close()  # first: the process ends while the rest shuts down
+        self.models.worker.cancel(self.models._job + 1_000_000)
         self.save_settings()
         self.shutdown()
         super().closeEvent(event)
 
-    def shutdown(self) -> None:
-        """Stop audio, cancel the model worker and wait for it, stop the projection process."""
+    def shutdown(self, worker_wait_ms: int = 300) -> None:
+        """Stop audio, cancel the model worker and wait for it (at most `worker_wait_ms`: it stops at
+        its next cancel check, but one model call can take longer), end the projection process."""
         if getattr(self, "_shut", False):
             return
         self._shut = True
+        t0 = time.perf_counter()
         logging.getLogger("models").removeHandler(self.log_bridge)
+        self.projector.close()  # terminates the process; joined below while the worker also stops
         self.recorder.blockSignals(True)
         self.recorder.stop()
         self.player.stop()
-        self.models.shutdown()
-        self.projector.close()
+        self.models.shutdown(worker_wait_ms)
+        t1 = time.perf_counter()
+        since = getattr(self, "close_requested", None) or t0
+        self.projector.join(0.85 - (time.perf_counter() - since))  # closing takes < 1 s in all
+        t2 = time.perf_counter()
         from toolbox.gui.tasks import wait_for_tasks
 
-        wait_for_tasks(5000)
+        wait_for_tasks(2000)  # an export in flight is finished, not lost
+        log.info("shut down in %.0f ms (worker %.0f ms, projection process %.0f ms)",
+                 (time.perf_counter() - t0) * 1000, (t1 - t0) * 1000, (t2 - t1) * 1000)

@@ -83,6 +83,15 @@ class PlotCanvas(QWidget):
         """Override: a snapshot taken on the render thread right after drawing."""
         return None
 
+    def before_draw(self, width_pt: float, height_pt: float) -> None:
+        """Override: place axes for a figure of this size in points (render thread), so margins for
+        titles and tick labels stay fixed in points whatever the window size and screen scaling."""
+
+    def place(self, ax, left: float, bottom: float, width: float, height: float,
+              fig_w: float, fig_h: float) -> None:
+        """Put `ax` at a rectangle given in points."""
+        ax.set_position((left / fig_w, bottom / fig_h, max(width, 1.0) / fig_w, max(height, 1.0) / fig_h))
+
     # -- rendering -----------------------------------------------------------------------------------
     def _start_render(self) -> None:
         if self._closed or not self.isVisible() or self.width() < 10 or self.height() < 10:
@@ -105,6 +114,7 @@ class PlotCanvas(QWidget):
             dpi = 100.0 * ratio
             self.figure.set_dpi(dpi)
             self.figure.set_size_inches(size[0] / dpi, size[1] / dpi, forward=False)
+            self.before_draw(size[0] / dpi * 72, size[1] / dpi * 72)
             self._agg.draw()
             buf = np.asarray(self._agg.buffer_rgba())
             h, w = buf.shape[:2]

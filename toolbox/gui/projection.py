@@ -75,6 +75,19 @@ def project(known: np.ndarray | None, session: np.ndarray,
     return xy[:len(known)], xy[len(known):]
 
 
+def _background_process() -> None:
+    """In the projection process, before UMAP is imported: one thread, lowest priority. Its warm-up
+    (numba compiling UMAP) takes a core for a minute at start-up; generation must not share it evenly."""
+    import os
+
+    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    try:
+        os.nice(19)
+    except OSError:
+        pass
+
+
 def warm_up(known: np.ndarray | None) -> bool:
     """Import UMAP and compile it (by projecting some points), and fit the known speakers."""
     rng = np.random.default_rng(0)
@@ -102,7 +115,7 @@ class Projector(QObject):
         self.method = method
         self._own = executor is None
         self.executor = executor or ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_background_process)
         self._busy = False
         self._pending: tuple[int, np.ndarray] | None = None
         self._last: tuple[int, np.ndarray] | None = None
@@ -179,11 +192,30 @@ class Projector(QObject):
             self._submit(rid, session)
 
     def close(self) -> None:
+        if self._closed:
+            return
         self._closed = True
         self._pending = None
         self._fallback.shutdown(wait=False, cancel_futures=True)
         if self._own:
-            procs = list(getattr(self.executor, "_processes", {}).values())
-            self.executor.shutdown(wait=False, cancel_futures=True)
+            procs = list((getattr(self.executor, "_processes", None) or {}).values())
             for p in procs:  # a projection in flight must not delay quitting
-                p.terminate()
+                p.kill()
+            self._procs = procs
+
+    def join(self, timeout: float = 1.0) -> None:
+        """Wait up to `timeout` for the killed projection process to be gone, then release the pool.
+
+        It was sent SIGKILL, so it ends whatever happens; waiting only lets the pool release its
+        semaphores cleanly (no "leaked semaphore" warning), which a loaded machine may not allow in time.
+        """
+        if not self._own:
+            return
+        procs = getattr(self, "_procs", [])
+        for p in procs:
+            p.join(max(timeout, 0.0))
+        gone = not any(p.is_alive() for p in procs)
+        if not gone:
+            log.info("the projection process is still being reaped; not waiting for it (the resource "
+                     "tracker releases its semaphores)")
+        self.executor.shutdown(wait=gone, cancel_futures=True)

@@ -43,7 +43,7 @@ class Utterance:
         return f"{self.name} [{self.kind}]" if self.kind != "real" else self.name
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity (its audio is a list of arrays)
 class Clip:
     """A generated waveform, built up chunk by chunk while it streams."""
 
@@ -53,6 +53,8 @@ class Clip:
     chunks: list[np.ndarray] = field(default_factory=list)
     mels: list[np.ndarray] = field(default_factory=list)
     complete: bool = False
+    voice: str = ""  # name of the voice it was generated with
+    utterance: int = 0  # uid of its embedded Utterance, once finished
 
     @property
     def wav(self) -> np.ndarray:

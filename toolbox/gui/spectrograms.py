@@ -19,6 +19,12 @@ FRAME_SECONDS = HOP_LENGTH / SAMPLE_RATE
 BACKGROUND = "#F0F0F0"
 
 
+def fit(text: str, chars: float) -> str:
+    """`text` cut to about `chars` characters, with an ellipsis when cut."""
+    n = max(4, int(chars))
+    return text if len(text) <= n else text[:n - 1].rstrip() + "…"
+
+
 class UtteranceView(PlotCanvas):
     """One row: (embedding heatmap | mel spectrogram), low frequencies at the bottom, time in s."""
 
@@ -27,7 +33,7 @@ class UtteranceView(PlotCanvas):
         super().__init__(Figure(figsize=(8, 2.2), facecolor=BACKGROUND))
         self.title = title
         self.embed_ax = self.figure.add_axes((0.005, 0.06, 0.14, 0.76))
-        cbar_ax = self.figure.add_axes((0.15, 0.1, 0.01, 0.68))
+        cbar_ax = self.cbar_ax = self.figure.add_axes((0.15, 0.1, 0.01, 0.68))
         self.mel_ax = self.figure.add_axes((0.28, 0.22, 0.705, 0.62))
         for ax in (self.embed_ax, self.mel_ax):
             ax.set_facecolor(BACKGROUND)
@@ -46,28 +52,51 @@ class UtteranceView(PlotCanvas):
         self.mel_ax.set_xlabel("time (s)", fontsize=8)
         self.mel_ax.set_ylabel("mel band", fontsize=8)
         self.mel_ax.tick_params(labelsize=7)
-        self.mel_ax.set_title(f"{title}: mel spectrogram", fontsize=9)
+        self.mel_ax.set_title(f"{title}: mel spectrogram", fontsize=9, loc="left")
+        self.note = self.mel_ax.text(0.5, 0.5, "", ha="center", va="center", transform=self.mel_ax.transAxes,
+                                     fontsize=9, color="#666666")
+        self.title_text = self.mel_ax.get_title()
+        self.note_text = ""
         self.embed_img.set_visible(False)
         self.mel_img.set_visible(False)
-        self.setMinimumHeight(150)
+        self.setMinimumHeight(130)
         self.mel: np.ndarray | None = None  # what is shown (GUI-side copy)
         self.embedding: np.ndarray | None = None
 
-    def show_mel(self, mel: np.ndarray | None, name: str = "") -> None:
-        """mel: (80, T) in [-4, 4], or None to clear."""
-        self.mel = None if mel is None or mel.size == 0 else np.asarray(mel, np.float32)
-        self.mutate(lambda mel=self.mel: self._apply_mel(mel, name))
+    # Margins in points: title 9 pt, tick labels 7 pt, axis labels 8 pt (see before_draw).
+    TOP, BOTTOM, PAD = 17.0, 30.0, 4.0
 
-    def _apply_mel(self, mel: np.ndarray | None, name: str) -> None:
+    def before_draw(self, width_pt: float, height_pt: float) -> None:
+        side = max(10.0, min(height_pt - self.TOP - self.PAD, width_pt * 0.22))
+        self.place(self.embed_ax, self.PAD, self.PAD, side, side, width_pt, height_pt)
+        cbar_left = self.PAD + side + 3
+        self.place(self.cbar_ax, cbar_left, self.PAD + 2, 5, side - 4, width_pt, height_pt)
+        mel_left = cbar_left + 5 + 20 + 30  # colour-bar ticks, then the mel's tick labels and y label
+        mel_width = width_pt - mel_left - 14  # room for half of the last time tick label
+        self.place(self.mel_ax, mel_left, self.BOTTOM, mel_width, height_pt - self.BOTTOM - self.TOP,
+                   width_pt, height_pt)
+        # Titles start at the axes' left edge and are cut to the width (9 pt: about 5 pt per character).
+        self.mel_ax.set_title(fit(self.title_text, (width_pt - mel_left - 4) / 5.0), fontsize=9, loc="left")
+        self.note.set_text(fit(self.note_text, mel_width / 4.6))
+
+    def show_mel(self, mel: np.ndarray | None, name: str = "", note: str = "") -> None:
+        """mel: (80, T) in [-4, 4], or None to clear; `note` is written in the empty plot instead."""
+        self.mel = None if mel is None or mel.size == 0 else np.asarray(mel, np.float32)
+        self.mutate(lambda mel=self.mel: self._apply_mel(mel, name, note))
+
+    def _apply_mel(self, mel: np.ndarray | None, name: str, note: str = "") -> None:
+        self.note.set_text(note if mel is None else "")
         if mel is None:
             self.mel_img.set_visible(False)
+            self.mel_ax.set_xlim(0, 1)  # no stale time axis from the previous utterance
         else:
             self.mel_img.set_data(mel)
             self.mel_img.set_extent((0, mel.shape[1] * FRAME_SECONDS, 0, mel.shape[0]))
             self.mel_ax.set_xlim(0, mel.shape[1] * FRAME_SECONDS)
             self.mel_ax.set_ylim(0, mel.shape[0])
             self.mel_img.set_visible(True)
-        self.mel_ax.set_title(f"{self.title}: {name or 'mel spectrogram'}", fontsize=9)
+        self.title_text = f"{self.title}: {name or 'mel spectrogram'}"
+        self.note_text = note if mel is None else ""
 
     def show_embedding(self, embedding: np.ndarray | None) -> None:
         """embedding: (256,) shown as 16x16 on the fixed EMBED_RANGE scale, or None to clear."""

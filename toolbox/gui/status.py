@@ -67,7 +67,7 @@ class StatusArea(QPlainTextEdit):
         super().__init__(parent)
         self.setReadOnly(True)
         self.setMaximumBlockCount(self.MAX_LINES)
-        self.setMaximumHeight(110)
+        self.setMaximumHeight(72)
         self.setPlaceholderText("Messages appear here")
         self.errors: list[str] = []
 

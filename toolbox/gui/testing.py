@@ -14,7 +14,6 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from models.audio import synth_mel
 from models.vocoding import Cancelled
 from toolbox.gui.engine import GRIFFIN_LIM
 
@@ -51,14 +50,22 @@ class FakeEngine:
 
     def embed(self, wav: np.ndarray) -> np.ndarray:
         self._maybe_fail("embed")
+        from models.audio import synth_mel
+
         mel = synth_mel(np.asarray(wav, np.float32)[:16000 * 4])
         e = self._proj @ (mel.mean(axis=1) + 4.0)
         e = np.maximum(e, 0) + 1e-3
         return (e / np.linalg.norm(e)).astype(np.float32)
 
-    def synthesize(self, text, embedding, *, seed, progress, cancel) -> list[np.ndarray]:
-        self._maybe_fail("synthesize")
+    def split(self, text: str) -> list[str]:
         sentences = [s for s in (p.strip() for p in text.replace(".", ".\n").splitlines()) if s]
+        if not sentences:
+            raise ValueError("the text is empty")
+        return sentences
+
+    def synthesize(self, texts, embedding, *, seed, progress, cancel) -> list[np.ndarray]:
+        self._maybe_fail("synthesize")
+        sentences = self.split(texts) if isinstance(texts, str) else list(texts)
         rng = np.random.default_rng(seed)
         mels = []
         for i, s in enumerate(sentences):

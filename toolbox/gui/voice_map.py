@@ -20,8 +20,9 @@ from toolbox.gui.plot_canvas import PlotCanvas
 from toolbox.gui.session import KnownSpeakers, Utterance, speaker_colour
 
 MARKERS = {"real": "o", "generated": "X", "profile": "D"}
+MARKER_LABELS = {"real": "recorded or loaded", "generated": "generated", "profile": "saved voice"}
 SEX_COLOURS = {"F": (0.95, 0.72, 0.80), "M": (0.70, 0.80, 0.95)}
-MAX_LEGEND = 12
+MAX_LEGEND = 8
 HIT_RADIUS_PX = 7
 
 
@@ -30,18 +31,22 @@ class VoiceMap(PlotCanvas):
 
     def __init__(self) -> None:
         super().__init__(Figure(figsize=(4, 4), facecolor="#F0F0F0"))
-        self.ax = self.figure.add_axes((0.03, 0.03, 0.94, 0.88))
+        self.ax = self.figure.add_axes((0.02, 0.03, 0.56, 0.88))  # the legend sits on the right
         self.ax.set_facecolor("#F0F0F0")
         self.ax.set_xticks([])
         self.ax.set_yticks([])
-        self.ax.set_title("Voice map", fontsize=10)
+        self.ax.set_title("Voice map", fontsize=10, loc="left")
         empty = np.zeros((0, 2))
         self.known_sc = self.ax.scatter(empty[:, 0], empty[:, 1], s=12, alpha=0.8, linewidths=0)
         self.session_sc = {kind: self.ax.scatter(empty[:, 0], empty[:, 1], s=50, marker=m,
                                                  edgecolors="black", linewidths=0.5, zorder=3)
                            for kind, m in MARKERS.items()}
-        self.message = self.ax.text(0.5, 0.5, "", ha="center", va="center", transform=self.ax.transAxes,
-                                    fontsize=9, color="#555555")
+        self.current_sc = self.ax.scatter(empty[:, 0], empty[:, 1], s=260, marker="o", facecolors="none",
+                                          edgecolors="#d62728", linewidths=2.0, zorder=4)
+        for sc in (self.known_sc, self.current_sc, *self.session_sc.values()):
+            sc.set_clip_on(False)  # a point on the frame is drawn whole
+        self.message = self.ax.text(0.5, 0.02, "", ha="center", va="bottom", transform=self.ax.transAxes,
+                                    fontsize=8, color="#555555")
         self._legend = None
         # GUI-side state (the figure belongs to the render thread)
         self.known: KnownSpeakers | None = None
@@ -52,8 +57,9 @@ class VoiceMap(PlotCanvas):
         self.legend_labels: list[str] = []
         self._speaker_index: dict[str, int] = {}
         self.setMouseTracking(True)
-        self.setMinimumSize(280, 280)
-        self.set_message("Add voices to see them here")
+        self.setMinimumSize(260, 220)
+        self.current: tuple[str, int] | None = None  # ("known", index) or ("session", uid)
+        self.set_message("Record, load or pick a voice")
 
     # -- data --------------------------------------------------------------------------------------
     def set_known(self, known: KnownSpeakers | None) -> None:
@@ -82,18 +88,23 @@ class VoiceMap(PlotCanvas):
         limits = None
         if len(everything):
             lo, hi = everything.min(axis=0), everything.max(axis=0)
-            pad = np.maximum((hi - lo) * 0.08, 0.5)
+            pad = np.maximum((hi - lo) * 0.06, 0.3)
             limits = (lo - pad, hi + pad)
         speakers = list(dict.fromkeys(u.speaker for u in utterances))
-        handles = [(s, self.colour_of(s), 6) for s in speakers[:MAX_LEGEND]]
-        if len(speakers) > MAX_LEGEND:
-            handles.append((f"+{len(speakers) - MAX_LEGEND} more", None, 0))
+        # (label, marker, face colour, size): what each marker means, then one colour per speaker.
+        handles = [(label, MARKERS[kind], "#bbbbbb", 7) for kind, label in MARKER_LABELS.items()
+                   if self.points[kind]]
         if self.known is not None:
-            handles += [(f"known {s}", c, 4) for s, c in SEX_COLOURS.items()]
+            handles += [(f"LibriSpeech reader ({s})", "o", c, 5) for s, c in SEX_COLOURS.items()]
+        handles.append(("current voice", "o", "none", 10))
+        handles += [(s if len(s) <= 20 else s[:19] + "…", "s", self.colour_of(s), 7) for s in speakers[:MAX_LEGEND]]
+        if len(speakers) > MAX_LEGEND:
+            handles.append((f"+{len(speakers) - MAX_LEGEND} more speakers", "", None, 0))
         self.legend_labels = [h[0] for h in handles]
         state = ({k: v.copy() for k, v in self.xy.items()}, dict(self.colours), self.known_xy.copy())
         self.mutate(lambda: self._apply(state, limits, handles))
-        self.set_message("" if utterances else "Add voices to see them here")
+        self.set_message("" if utterances else "Record, load or pick a voice")
+        self._apply_current()
 
     def _apply(self, state, limits, handles) -> None:  # render thread
         xy, colours, known_xy = state
@@ -107,13 +118,35 @@ class VoiceMap(PlotCanvas):
             self.ax.set_ylim(limits[0][1], limits[1][1])
         if self._legend is not None:
             self._legend.remove()
-        lines = [Line2D([], [], marker="o" if c is not None else "", ls="", color=c, markersize=ms,
-                        label=label) for label, c, ms in handles]
-        self._legend = self.ax.legend(handles=lines, fontsize=6, loc="upper right", framealpha=0.6) \
-            if lines else None
+        lines = [Line2D([], [], marker=m, ls="", markerfacecolor=c, markersize=ms, label=label,
+                        markeredgecolor="#d62728" if label == "current voice" else "black",
+                        markeredgewidth=2.0 if label == "current voice" else 0.5) for label, m, c, ms in handles]
+        self._legend = self.ax.legend(handles=lines, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                                      borderaxespad=0.0, framealpha=0.8) if lines else None
+
+    LEGEND_PT = 128.0  # room for the legend on the right (labels are cut to fit)
+
+    def before_draw(self, width_pt: float, height_pt: float) -> None:
+        legend = self.LEGEND_PT if width_pt > 2.2 * self.LEGEND_PT else 0.0
+        self.place(self.ax, 4, 4, width_pt - legend - 10, height_pt - 22, width_pt, height_pt)
+
+    def set_current(self, kind: str | None, key: int = 0) -> None:
+        """Ring the current voice: ("known", index) or ("session", uid); None clears."""
+        self.current = None if kind is None else (kind, key)
+        self._apply_current()
+
+    def current_xy(self) -> tuple[float, float] | None:
+        if self.current is None:
+            return None
+        return self.point_position(*self.current)
+
+    def _apply_current(self) -> None:
+        xy = self.current_xy()
+        offsets = np.zeros((0, 2)) if xy is None else np.asarray([xy], dtype=float)
+        self.mutate(lambda: self.current_sc.set_offsets(offsets))
 
     def set_title(self, text: str) -> None:
-        self.mutate(lambda: self.ax.set_title(text, fontsize=10))
+        self.mutate(lambda: self.ax.set_title(text, fontsize=10, loc="left"))
 
     def set_message(self, text: str) -> None:
         self.mutate(lambda: self.message.set_text(text))

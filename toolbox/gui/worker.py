@@ -23,6 +23,7 @@ from toolbox.gui.engine import Engine
 log = logging.getLogger(__name__)
 
 GAP_SECONDS = 0.15  # silence between sentences, as in the reference toolbox
+SYNTH_SHARE = 0.15  # share of a sentence's progress given to synthesis when it is also vocoded
 
 
 @dataclass
@@ -46,7 +47,8 @@ class ModelWorker(QObject):
     failed = Signal(str, str)  # what, message
     embedded = Signal(int, object)  # uid, (256,) float32
     embed_failed = Signal(int, str)  # uid, message
-    mels_ready = Signal(int, object)  # job, list of (80, T)
+    mel_ready = Signal(int, int, object)  # job, sentence index, (80, T) mel
+    sentence = Signal(int, int, int)  # job, sentence index, number of sentences
     audio = Signal(int, object)  # job, (n,) float32 16 kHz chunk
     progress = Signal(int, float, float)  # job, fraction in [0, 1], real-time factor (0 if unknown)
     finished = Signal(int, str)  # job, "done" | "cancelled" | "failed"
@@ -58,6 +60,7 @@ class ModelWorker(QObject):
         self._cancel_upto = 0  # jobs <= this are cancelled (written by the GUI thread)
         self._lock = threading.Lock()
         self._running: tuple[int, threading.Event] | None = None
+        self._closing = False  # set by WorkerHandle.shutdown: skip queued work
 
     # -- called from the GUI thread ------------------------------------------------------------------
     def cancel(self, job: int) -> None:
@@ -78,6 +81,8 @@ class ModelWorker(QObject):
     def warm_up(self, kinds) -> None:
         """Load models ahead of need so the first click is quick; failures only become status."""
         for kind in kinds:
+            if self._closing:
+                return
             try:
                 self.status.emit(f"Loading {kind}…")
                 self.status.emit(f"Loaded {self.engine.ensure(kind)}")
@@ -88,6 +93,8 @@ class ModelWorker(QObject):
 
     @Slot(int, object)
     def embed(self, uid: int, wav: np.ndarray) -> None:
+        if self._closing:
+            return
         try:
             self.embedded.emit(uid, self.engine.embed(wav))
         except Exception as e:
@@ -97,6 +104,11 @@ class ModelWorker(QObject):
 
     @Slot(object)
     def generate(self, req: GenerateRequest) -> None:
+        """Sentence by sentence: synthesize sentence i (mel_ready), vocode it (audio chunks), then i + 1.
+
+        Cancel is checked before every sentence and in every progress report of the models, so a
+        Stop lands within one model step; the GUI does not wait for it (it ends the job at once).
+        """
         job = req.job
         if self._cancelled(job):
             self.finished.emit(job, "cancelled")
@@ -108,7 +120,6 @@ class ModelWorker(QObject):
                 event.set()
         start = time.perf_counter()
         produced = [0]
-        synth_share = 0.3 if req.mode == "both" else (1.0 if req.mode == "synthesize" else 0.0)
 
         def check() -> None:
             if event.is_set():
@@ -118,48 +129,55 @@ class ModelWorker(QObject):
             return (time.perf_counter() - start) / (produced[0] / SAMPLE_RATE) if produced[0] else 0.0
 
         try:
-            mels = req.mels
-            if req.mode in ("both", "synthesize"):
-                self.status.emit(f"Synthesizing with {self.engine.ensure('synthesizer')}…")
-
-                def synth_progress(fraction: float, message: str = "") -> None:
-                    check()
-                    self.progress.emit(job, synth_share * min(max(fraction, 0.0), 1.0), 0.0)
-
-                mels = self.engine.synthesize(req.text, req.embedding, seed=req.seed,
-                                              progress=synth_progress, cancel=event)
-                check()
-                self.mels_ready.emit(job, mels)
-            if req.mode in ("both", "vocode"):
+            synth = req.mode in ("both", "synthesize")
+            vocode = req.mode in ("both", "vocode")
+            texts: list[str | None] = list(self.engine.split(req.text)) if synth else [None] * len(req.mels)
+            n = len(texts)
+            if synth:
+                self.status.emit(f"Synthesizing {n} sentence(s) with {self.engine.ensure('synthesizer')}…")
+            if vocode:
                 if req.vocoder:
                     self.engine.select("vocoder", req.vocoder)
+                check()
                 self.status.emit(f"Vocoding with {self.engine.ensure('vocoder')}…")
-                total = sum(max(m.shape[1] - 1, 1) * 200 for m in mels) or 1
-                base = 0
-                for i, mel in enumerate(mels):
-                    span = max(mel.shape[1] - 1, 1) * 200
+            share = SYNTH_SHARE if synth and vocode else (1.0 if synth else 0.0)
+            for i, text in enumerate(texts):
+                check()
+                self.sentence.emit(job, i, n)
 
-                    def voc_progress(fraction: float, message: str = "", base=base, span=span) -> None:
-                        check()
-                        frac = min(1.0, (base + min(max(fraction, 0.0), 1.0) * span) / total)
-                        self.progress.emit(job, synth_share + (1 - synth_share) * frac, rtf())
+                def report(fraction: float, message: str = "", lo: float = 0.0, span: float = 1.0, i=i) -> None:
+                    check()
+                    f = (i + lo + span * min(max(fraction, 0.0), 1.0)) / n
+                    self.progress.emit(job, f, rtf())
 
-                    seed = None if req.seed is None else req.seed + i  # as models.pipeline does
+                self.progress.emit(job, i / n, rtf())
+                seed = None if req.seed is None else req.seed + i  # chunk i uses seed + i, as models.pipeline
+                if synth:
+                    (mel,) = self.engine.synthesize([text], req.embedding, seed=seed, cancel=event,
+                                                    progress=lambda f, m="", r=report: r(f, m, 0.0, share))
+                    check()
+                    self.mel_ready.emit(job, i, mel)
+                else:
+                    mel = req.mels[i]
+                if vocode:
+                    if i > 0:
+                        gap = np.zeros(int(GAP_SECONDS * SAMPLE_RATE), np.float32)
+                        produced[0] += len(gap)
+                        self.audio.emit(job, gap)
+                    def voc_progress(f: float, m: str = "", r=report) -> None:
+                        r(f, m, share, 1.0 - share)
+
                     for chunk in self.engine.vocode(mel, seed=seed, progress=voc_progress, cancel=event):
                         check()
                         chunk = np.clip(np.asarray(chunk, np.float32).reshape(-1), -1.0, 1.0)
                         produced[0] += len(chunk)
                         self.audio.emit(job, chunk)
-                    base += span
-                    if i < len(mels) - 1:
-                        gap = np.zeros(int(GAP_SECONDS * SAMPLE_RATE), np.float32)
-                        produced[0] += len(gap)
-                        self.audio.emit(job, gap)
             self.progress.emit(job, 1.0, rtf())
             self.status.emit(f"Done in {time.perf_counter() - start:.1f} s"
-                             + (f" (real-time factor {rtf():.2f})" if produced[0] else ""))
+                             + (f" ({rtf():.2f} s of work per second of audio)" if produced[0] else ""))
             self.finished.emit(job, "done")
         except Cancelled:
+            log.info("generation %d stopped", job)
             self.status.emit("Stopped")
             self.finished.emit(job, "cancelled")
         except Exception as e:
@@ -211,9 +229,10 @@ class WorkerHandle(QObject):
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Cancel everything, stop the thread and wait for it (returns False if it did not stop)."""
+        self.worker._closing = True
         self.worker.cancel(self._job + 1_000_000)
         self.thread.quit()
         ok = self.thread.wait(timeout_ms)
         if not ok:
-            log.error("the model worker did not stop within %d ms", timeout_ms)
+            log.warning("the model worker did not stop within %d ms (inside one model call)", timeout_ms)
         return ok
