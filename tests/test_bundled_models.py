@@ -17,7 +17,7 @@ needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite is
 def test_bundled_files_match_the_manifest():
     store = ModelStore()
     bundled = [e for e in store.entries() if e.path is not None]
-    assert {e.name for e in bundled} >= {"bundled-encoder", "demo-synthesizer"}
+    assert {e.name for e in bundled} >= {"bundled-encoder", "demo-synthesizer", "demo-vocoder"}
     for result in store.verify():
         if result.name in {e.name for e in bundled}:
             assert result.ok, result
@@ -29,6 +29,7 @@ def test_defaults_work_offline(tmp_path, monkeypatch):
     store = ModelStore()
     assert store.default("encoder").name == "encoder.safetensors"
     assert store.default("synthesizer").name == "demo-synthesizer.safetensors"
+    assert store.default("vocoder").name == "demo-vocoder.safetensors"
 
 
 def test_bundled_encoder_is_the_published_encoder(published_encoder_path):
@@ -79,16 +80,16 @@ def test_demo_synthesizer_clones_unseen_real_voices(librispeech):
 @needs_flite
 def test_toolbox_generates_with_the_bundled_models_out_of_the_box(qtbot, tmp_path):
     """A fresh user: empty model cache, no network. The window picks the bundled encoder and demo
-    synthesizer with Griffin-Lim, and a typed sentence is synthesized and played."""
+    synthesizer with the bundled iSTFT vocoder, and a typed sentence is synthesized and played."""
     from PySide6.QtCore import Qt
 
     from toolbox.audio_io import FakeAudioBackend
-    from toolbox.gui.engine import GRIFFIN_LIM, StoreEngine
+    from toolbox.gui.engine import StoreEngine
     from toolbox.gui.testing import harmonic_voice, make_window
 
     engine = StoreEngine(store=ModelStore(cache_dir=tmp_path / "empty-cache"))
     assert engine.defaults() == {"encoder": "bundled-encoder", "synthesizer": "demo-synthesizer",
-                                 "vocoder": GRIFFIN_LIM}
+                                 "vocoder": "demo-vocoder"}
     w, executor = make_window(engine, FakeAudioBackend(speed=50.0), tmp_dir=tmp_path)
     qtbot.addWidget(w)
     try:
