@@ -33,7 +33,7 @@ TEXT = "The quick brown fox jumps over the lazy dog."
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def run_cli(args: list[str], env: dict[str, str] | None = None, timeout: float = 300) -> tuple[int, str]:
+def run_cli(args: list[str], env: dict[str, str] | None = None, timeout: float = 900) -> tuple[int, str]:
     """Run `python -m toolbox.cli ARGS`; returns (exit code, stderr)."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen", **(env or {})}
     proc = subprocess.run([sys.executable, "-m", "toolbox.cli", *args], capture_output=True, text=True,
