@@ -14,8 +14,9 @@ container (``sniff``), sha256. Hashes are remembered in ``<cache>/.verified/`` k
 and mtime, so repeated ``get()`` calls do not re-read a 370 MB file.
 
 The cache directory is the ``cache_dir`` argument, else ``$SV2TTS_MODELS_DIR``, else
-``platformdirs.user_cache_dir("sv2tts-toolbox")/models``. The manifest is the ``manifest`` argument,
-else ``$SV2TTS_MANIFEST``, else ``pretrained/manifest.json`` of this source tree.
+``models.userdirs.cache_dir()/models``. The manifest is the ``manifest`` argument, else
+``$SV2TTS_MANIFEST``, else the bundled ``pretrained/manifest.json`` (models.resources: inside the
+installed package, or at the top of a source checkout).
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from typing import Literal
 
 from models.checkpoint import CheckpointError, sniff
 from models.fetch import HFSource, PyPISource, Source, SourceError, fetch_hf, fetch_pypi
+from models.resources import shipped_dir
 
 log = logging.getLogger(__name__)
 
-PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+PRETRAINED_DIR = shipped_dir("models", "pretrained")
 DEFAULT_MANIFEST = PRETRAINED_DIR / "manifest.json"
 # Container kinds (as returned by checkpoint.sniff) accepted for each manifest "format".
 FORMATS: dict[str, tuple[str, ...]] = {
@@ -104,9 +106,9 @@ class ModelStore:
             if env:
                 cache_dir = Path(env)
             else:
-                import platformdirs
+                from models.userdirs import cache_dir as user_cache_dir
 
-                cache_dir = Path(platformdirs.user_cache_dir("sv2tts-toolbox")) / "models"
+                cache_dir = user_cache_dir() / "models"
         if manifest is None:
             manifest = Path(os.environ.get("SV2TTS_MANIFEST") or DEFAULT_MANIFEST)
         self.cache_dir = Path(cache_dir).expanduser()

@@ -7,20 +7,27 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
+from toolbox.console import is_std, status
+from toolbox.cpu import add_threads_argument
 
 log = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16")}
+EXAMPLES = """examples:
+  sv2tts clone --voice ref.flac --text "Nice to meet you." -o hello.wav
+  sv2tts clone --voice ref.flac --text-file story.txt -o story.flac --seed 1 --play
+  echo "Hello." | sv2tts clone --voice ref.flac --text-file - -o - > hello.wav
+  sv2tts clone --voice ref.flac --text "Hi." -o hi.wav --vocoder griffinlim --threads 1"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("clone", help="synthesize text in the voice of a reference recording")
+    p = sub.add_parser("clone", help="synthesize text in the voice of a reference recording", epilog=EXAMPLES)
     p.add_argument("--voice", type=Path, required=True, help="reference recording (wav, flac, mp3, ...)")
     text = p.add_mutually_exclusive_group(required=True)
     text.add_argument("--text", help="the text to say")
-    text.add_argument("--text-file", type=Path, help="a UTF-8 text file to say")
-    p.add_argument("-o", "--output", type=Path, required=True, help="output .wav or .flac (16 kHz)")
+    text.add_argument("--text-file", type=Path, help="a UTF-8 text file to say ('-': standard input)")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="output .wav or .flac (16 kHz); '-': WAV on standard output")
     p.add_argument("--synthesizer", type=Path, help="synthesizer weights (.pt or .safetensors); "
                    "default: model store")
     p.add_argument("--vocoder", default=None, help="'griffinlim', a vocoder name from `sv2tts models list`, "
@@ -32,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--play", action="store_true",
                    help="also play the audio on the default output device while it is generated")
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 
@@ -82,9 +90,10 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
         if player is not None:
             player.close()
-    print(f"wrote {out}: {seconds:.2f} s of audio, {len(chunks)} sentence(s)", file=sys.stderr)
+    where = "standard output" if is_std(out) else out
+    status(args, f"wrote {where}: {seconds:.2f} s of audio, {len(chunks)} sentence(s)")
     if args.play and player is None:
-        print(f"no audio output device; wrote {out} only", file=sys.stderr)
+        status(args, f"no audio output device; wrote {where} only")
     return 0
 
 
@@ -121,7 +130,11 @@ def play_through(chunks, player):
 
 def check_output(path: Path, force: bool) -> Path:
     from toolbox.cli import UserError
+    from toolbox.console import check_stdout
 
+    if is_std(path):
+        check_stdout()
+        return path
     if path.suffix.lower() not in OUTPUT_FORMATS:
         raise UserError(f"{path}: the output must end in {' or '.join(OUTPUT_FORMATS)}")
     if path.exists() and not force:
@@ -132,18 +145,9 @@ def check_output(path: Path, force: bool) -> Path:
 
 
 def read_text(args: argparse.Namespace) -> str:
-    from toolbox.cli import UserError
+    from toolbox.console import read_text
 
-    if args.text is not None:
-        return args.text
-    try:
-        return args.text_file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{args.text_file}: no such file") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{args.text_file}: not UTF-8 text") from None
-    except OSError as e:
-        raise UserError(f"{args.text_file}: cannot read it ({e.strerror})") from None
+    return args.text if args.text is not None else read_text(args.text_file)
 
 
 def load_encoder(path: Path | None):
@@ -162,8 +166,14 @@ def load_synthesizer(path: Path | None, precision: str):
 
 def write_audio(path: Path, chunks, sample_rate: int) -> float:
     """Write float chunks to `path` through a temporary file renamed at the end: a failure or an
-    interruption leaves nothing behind. Returns the duration in seconds."""
+    interruption leaves nothing behind; `-` writes WAV to standard output. Returns the duration in seconds."""
+    import numpy as np
     import soundfile as sf
+
+    if is_std(path):
+        from toolbox.console import write_wav_stdout
+
+        return write_wav_stdout(chunks, sample_rate)
 
     fmt, subtype = OUTPUT_FORMATS[path.suffix.lower()]
     tmp = path.with_name(f".{path.name}.part")

@@ -7,8 +7,14 @@ import logging
 import sys
 from pathlib import Path
 
+from toolbox.cpu import add_threads_argument
+
 log = logging.getLogger(__name__)
 
+EXAMPLES = """examples:
+  sv2tts preprocess synthesizer LibriSpeech/train-clean-100 data/synth --dataset librispeech --jobs 2
+  sv2tts preprocess encoder VoxCeleb1 data/encoder --dataset voxceleb --shard 0/4
+  sv2tts preprocess phones data/synthetic data/phones"""
 DATASETS = ("generic", "librispeech", "libritts", "vctk", "ljspeech", "voxceleb")  # = models.data.datasets
 
 
@@ -20,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(and why) is logged in OUT_DIR/preprocess_log*.jsonl. phones (the duration-based demo synthesizer): "
         "DATA_ROOT is a `sv2tts corpus` folder (flite timings) or any folder of real speech (aligned by "
         "pocketsphinx, to its .txt transcripts or to what it recognises); run it once per source into the same "
-        "OUT_DIR: items/*.npz + metadata.jsonl, dropped items in log.jsonl.")
+        "OUT_DIR: items/*.npz + metadata.jsonl, dropped items in log.jsonl.", epilog=EXAMPLES)
     p.add_argument("kind", choices=("encoder", "synthesizer", "phones"))
     p.add_argument("data_root", type=Path, help="the dataset folder")
     p.add_argument("out_dir", type=Path)
@@ -35,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="synthesizer, phones: speaker encoder weights for the embeddings (default: model store)")
     p.add_argument("--exclude-speakers", nargs="+", default=[], metavar="ID",
                    help="phones, real speech: leave these speakers out (e.g. the ones held out for evaluation)")
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 

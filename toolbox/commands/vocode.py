@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from pathlib import Path
 
-import numpy as np
+from toolbox.console import is_std, status
+from toolbox.cpu import add_threads_argument
 
 log = logging.getLogger(__name__)
+EXAMPLES = """examples:
+  sv2tts vocode mel.npy -o out.wav
+  sv2tts vocode mel.npy -o out.wav --vocoder griffinlim
+  sv2tts vocode mel.npy -o - --seed 1 | aplay"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("vocode", help="turn a synthesizer mel (.npy, (80, T) in [-4, 4]) into a WAV")
+    p = sub.add_parser("vocode", help="turn a synthesizer mel (.npy, (80, T) in [-4, 4]) into a WAV",
+                       epilog=EXAMPLES)
     p.add_argument("mel", type=Path, metavar="MEL.npy", help="(80, T) float32 log-mel on the [-4, 4] scale")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.wav")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.wav",
+                   help="the WAV file (32-bit float); '-': standard output")
     p.add_argument("--vocoder", default=None, metavar="PATH|griffinlim",
                    help="vocoder.pt / .safetensors weights, or 'griffinlim' (default: the published "
                         "vocoder from the model store)")
@@ -25,12 +31,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="WaveRNN matmul precision (default: bf16 when the CPU has native bf16)")
     p.add_argument("--schedule", choices=["stream", "published"], default="stream",
                    help="fold schedule: short first folds (stream) or the reference's 8000/800")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads (default: torch's; 1 is safer on a busy 2-core machine)")
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 
-def load_mel(path: Path) -> np.ndarray:
+def load_mel(path: Path):
+    """(80, T) float32 mel from a .npy file; UserError naming the file when it is not one."""
+    import numpy as np
+
     from toolbox.cli import UserError
 
     if not path.is_file():
@@ -72,13 +80,14 @@ def make_vocoder(spec: str | None, precision: str = "auto", schedule: str = "str
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
     import soundfile as sf
 
-    mel = load_mel(args.mel)
-    if args.threads:
-        import torch
+    if is_std(args.output):
+        from toolbox.console import check_stdout
 
-        torch.set_num_threads(args.threads)
+        check_stdout()
+    mel = load_mel(args.mel)
     vocoder = make_vocoder(args.vocoder, args.precision, args.schedule)
     start = time.perf_counter()
     wav = vocoder.vocode(mel, seed=args.seed)
@@ -86,9 +95,15 @@ def run(args: argparse.Namespace) -> int:
     if not np.all(np.isfinite(wav)):
         log.warning("the vocoder produced non-finite samples; replaced with 0")
         wav = np.nan_to_num(wav, nan=0.0, posinf=0.0, neginf=0.0)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(args.output), np.clip(wav, -1.0, 1.0), vocoder.sample_rate, subtype="FLOAT")
+    if is_std(args.output):
+        from toolbox.console import write_wav_stdout
+
+        write_wav_stdout([wav], vocoder.sample_rate, subtype="FLOAT")
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(args.output), np.clip(wav, -1.0, 1.0), vocoder.sample_rate, subtype="FLOAT")
     dur = len(wav) / vocoder.sample_rate
-    print(f"wrote {args.output} ({dur:.2f} s at {vocoder.sample_rate} Hz) in {elapsed:.1f} s"
-          + (f", real-time factor {elapsed / dur:.2f}" if dur else ""), file=sys.stderr)
+    status(args, f"wrote {'standard output' if is_std(args.output) else args.output} "
+           f"({dur:.2f} s at {vocoder.sample_rate} Hz) in {elapsed:.1f} s"
+           + (f", real-time factor {elapsed / dur:.2f}" if dur else ""))
     return 0
