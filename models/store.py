@@ -4,8 +4,7 @@
 container format and an ordered list of sources. An entry is either
 
 * **downloadable**: ``sources`` lists Hugging Face files (``{"type": "huggingface", "repo_id",
-  "revision", "filename"}``) and/or PyPI wheel members (``{"type": "pypi", "requirement",
-  "member"}``), tried in order; the file lands in the cache directory, or
+  "revision", "filename"}``), tried in order; the file lands in the cache directory, or
 * **bundled**: ``path`` names a file relative to ``pretrained/`` shipped with the toolbox (our own
   ``.safetensors`` demo models); ``sources`` may then be empty.
 
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Literal
 
 from models.checkpoint import CheckpointError, sniff
-from models.fetch import HFSource, PyPISource, Source, SourceError, fetch_hf, fetch_pypi
+from models.fetch import HFSource, Source, SourceError, fetch_hf
 from models.resources import shipped_dir
 
 log = logging.getLogger(__name__)
@@ -344,10 +343,7 @@ class ModelStore:
         work_root.mkdir(parents=True, exist_ok=True)
         try:
             with tempfile.TemporaryDirectory(dir=work_root, prefix=f"{name}-") as work:
-                if isinstance(source, HFSource):
-                    fetched = fetch_hf(source, Path(work), progress)
-                else:
-                    fetched = fetch_pypi(source, entry.filename, Path(work), progress)
+                fetched = fetch_hf(source, Path(work), progress)
                 return self._accept(entry, fetched)
         finally:
             try:
@@ -387,10 +383,8 @@ def _parse_entry(raw: dict, root: Path) -> ModelEntry:
         if s["type"] == "huggingface":
             sources.append(HFSource(repo_id=s["repo_id"], filename=s["filename"],
                                     revision=s.get("revision", "main")))
-        elif s["type"] == "pypi":
-            sources.append(PyPISource(requirement=s["requirement"], member=s["member"]))
         else:
-            raise ValueError(f"source type {s['type']!r} is not one of huggingface, pypi")
+            raise ValueError(f"source type {s['type']!r} is not huggingface (the only one)")
     fmt = raw.get("format", "torch")
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")

@@ -9,7 +9,6 @@ import re
 import socket
 import threading
 import time
-import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 import torch
 
 from models.checkpoint import CheckpointError
-from models.store import HFSource, ModelMissingError, ModelStore, PyPISource, SourceError
+from models.store import HFSource, ModelMissingError, ModelStore
 from toolbox.cli import main
 
 REPO = "test-org/tiny-models"
@@ -262,70 +261,6 @@ def test_bundled_entry_is_found_without_cache(tmp_path: Path) -> None:
         store.download("demo-encoder")
 
 
-class IndexServer:
-    """A package index speaking PEP 691 JSON at /simple/<name>/, serving wheels at /files/<name>."""
-
-    def __init__(self) -> None:
-        self.pages: dict[str, tuple[str, bytes]] = {}
-        pages = self.pages
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                kind, data = pages.get(self.path, ("text/plain", b"not found"))
-                self.send_response(200 if self.path in pages else 404)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def add_wheel(self, project: str, filename: str, data: bytes, sha256: str | None = None) -> None:
-        self.pages[f"/files/{filename}"] = ("application/octet-stream", data)
-        entry = {"filename": filename, "url": f"{self.url}/files/{filename}",
-                 "hashes": {"sha256": sha256 or hashlib.sha256(data).hexdigest()}}
-        key = f"/simple/{project}/"
-        page = json.loads(self.pages.get(key, ("", b'{"files": []}'))[1])
-        page["files"].append(entry)
-        self.pages[key] = ("application/vnd.pypi.simple.v1+json", json.dumps(page).encode())
-
-
-def test_pypi_source_extracts_the_wheel_member(store: ModelStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The real index client (PEP 691 JSON, sha256 from the index), against a local index."""
-    wheel = io.BytesIO()
-    with zipfile.ZipFile(wheel, "w") as z:
-        z.writestr("tiny_models/__init__.py", "")
-        z.writestr("tiny_models/pretrained.pt", GOOD)
-    index = IndexServer()
-    index.add_wheel("tiny-models", "tiny_models-0.1.4-py3-none-any.whl", wheel.getvalue())
-    index.add_wheel("tiny-models", "Tiny.Models-0.2-py3-none-any.whl", wheel.getvalue(), sha256="0" * 64)
-    monkeypatch.setenv("PIP_INDEX_URL", f"{index.url}/simple/")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    try:
-        path = store.download_from("good", PyPISource("Tiny_Models==0.1.4", "tiny_models/pretrained.pt"),
-                                   progress=False)
-        assert path.read_bytes() == GOOD
-        with pytest.raises(SourceError, match="no member tiny_models/missing.pt"):
-            store.download_from("good", PyPISource("tiny-models==0.1.4", "tiny_models/missing.pt"), progress=False)
-        with pytest.raises(SourceError, match="no wheel of tiny-models 9.9"):
-            store.download_from("good", PyPISource("tiny-models==9.9", "tiny_models/pretrained.pt"), progress=False)
-        with pytest.raises(SourceError, match="sha256 differs from the index"):
-            store.download_from("good", PyPISource("tiny-models==0.2", "tiny_models/pretrained.pt"), progress=False)
-        with pytest.raises(SourceError, match=r"HTTP 404 .* \(no such package\)"):
-            store.download_from("good", PyPISource("absent==1.0", "x.pt"), progress=False)
-        with pytest.raises(SourceError, match="not of the form name==version"):
-            store.download_from("good", PyPISource("tiny-models>=0.1", "x.pt"), progress=False)
-    finally:
-        index.httpd.shutdown()
-        index.httpd.server_close()
-    assert _cache_files(store) == ["good.pt"]
-
-
 def test_cli_list_verify_import(store: ModelStore, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     common = ["models", "--models-dir", str(store.cache_dir), "--manifest", str(store.manifest_path)]
     assert main(common + ["list"]) == 0
@@ -401,23 +336,12 @@ def test_published_manifest_is_consistent(state_dict_layouts: dict) -> None:
         assert entries[name.removesuffix(".pt")].size == size
     enc = entries["encoder"]
     assert enc.sha256 == "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
-    assert isinstance(enc.sources[0], PyPISource) and isinstance(enc.sources[1], HFSource)
+    assert [type(s) for s in enc.sources] == [HFSource]  # no pip process: the bundled encoder has its weights
 
 
-@pytest.mark.slow
-def test_real_encoder_from_pypi() -> None:
-    """Fetch the published encoder from the resemblyzer wheel into the default cache (once; then cached)."""
-    store = ModelStore()
-    path = store.path("encoder")
-    if path is None:
-        source = next(s for s in store.entry("encoder").sources if isinstance(s, PyPISource))
-        try:
-            path = store.download_from("encoder", source, progress=False)
-        except SourceError as e:
-            if "offline" in str(e):
-                pytest.skip(f"the package index is not reachable: {e}")
-            raise
-    [result] = store.verify("encoder")
-    assert result.ok and result.path == path and result.size == 17_090_379
+def test_published_encoder_fixture_is_the_verified_file(published_encoder_path: Path) -> None:
+    """conftest fetches it once (from the resemblyzer wheel, with the test venv's pip) into the store."""
+    [result] = ModelStore().verify("encoder")
+    assert result.ok and result.path == published_encoder_path and result.size == 17_090_379
     assert result.sha256 == "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
     assert result.format == "torch-legacy"
