@@ -24,7 +24,7 @@ V=$WORK/venv/bin
 ls -l "$WORK/dist"
 
 step "install the wheel into a fresh venv"
-"$V/pip" install -q -c "$REPO/constraints.txt" "$WORK"/dist/*.whl
+"$V/pip" install -q --no-compile -c "$REPO/constraints.txt" "$WORK"/dist/*.whl  # byte code compiles on use
 
 # From here on: another folder, empty per-user folders, no network, nothing from the repository.
 mkdir -p "$WORK/run"
