@@ -123,12 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     env = {"TQDM_DISABLE": "1"} if args.quiet else {}
-    threads = getattr(args, "threads", "absent")  # only compute commands have --threads
-    try:
-        if threads != "absent":
-            env.update(cpu.thread_environment(threads))
-    except ValueError as e:
-        parser.error(str(e))
+    if hasattr(args, "threads"):  # the compute commands
+        try:
+            env.update(cpu.thread_environment(args.threads))
+        except ValueError as e:
+            parser.error(str(e))
     previous_threads = cpu.torch_threads(int(env["OMP_NUM_THREADS"]) if "OMP_NUM_THREADS" in env else None)
     try:
         with _environment(env):
