@@ -1,4 +1,4 @@
-"""`sv2tts preprocess {encoder,synthesizer,phones,gta} DATA_ROOT OUT_DIR --dataset NAME`: training data from a corpus."""
+"""`sv2tts preprocess {encoder,synthesizer,phones,gta} DATA_ROOT OUT_DIR --dataset NAME`: training data."""
 
 from __future__ import annotations
 

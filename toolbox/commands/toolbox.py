@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from toolbox.commands.argtypes import seed_type
+
 EXAMPLES = """examples:
   sv2tts toolbox
   sv2tts toolbox --datasets-root ~/datasets --seed 1
