@@ -5,11 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test lint check-wheel clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py constraints.txt
 	bash tools/system-deps.sh
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,eval]'
@@ -23,6 +23,11 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check models toolbox tests
+
+# Build the sdist and wheel, install the wheel outside the tree and use it offline (CI runs this too).
+check-wheel:
+	bash tools/system-deps.sh
+	bash tools/check-wheel.sh $(PYTHON)
 
 clean:
 	rm -rf $(VENV)

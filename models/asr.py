@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 
@@ -24,7 +25,7 @@ class Recognizer:
         except ImportError:
             raise RecognizerUnavailable(
                 "speech recognition needs pocketsphinx: pip install -c constraints.txt -e '.[eval]'") from None
-        self._decoder = Decoder(samprate=self.sample_rate, logfn="/dev/null")
+        self._decoder = Decoder(samprate=self.sample_rate, logfn=os.devnull)
 
     def transcribe(self, wav: np.ndarray) -> str:
         """16 kHz float audio (L,) -> lower-case words ("" when nothing is recognised)."""

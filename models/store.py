@@ -4,8 +4,7 @@
 container format and an ordered list of sources. An entry is either
 
 * **downloadable**: ``sources`` lists Hugging Face files (``{"type": "huggingface", "repo_id",
-  "revision", "filename"}``) and/or PyPI wheel members (``{"type": "pypi", "requirement",
-  "member"}``), tried in order; the file lands in the cache directory, or
+  "revision", "filename"}``), tried in order; the file lands in the cache directory, or
 * **bundled**: ``path`` names a file relative to ``pretrained/`` shipped with the toolbox (our own
   ``.safetensors`` demo models); ``sources`` may then be empty.
 
@@ -14,8 +13,9 @@ container (``sniff``), sha256. Hashes are remembered in ``<cache>/.verified/`` k
 and mtime, so repeated ``get()`` calls do not re-read a 370 MB file.
 
 The cache directory is the ``cache_dir`` argument, else ``$SV2TTS_MODELS_DIR``, else
-``platformdirs.user_cache_dir("sv2tts-toolbox")/models``. The manifest is the ``manifest`` argument,
-else ``$SV2TTS_MANIFEST``, else ``pretrained/manifest.json`` of this source tree.
+``models.userdirs.cache_dir()/models``. The manifest is the ``manifest`` argument, else
+``$SV2TTS_MANIFEST``, else the bundled ``pretrained/manifest.json`` (models.resources: inside the
+installed package, or at the top of a source checkout).
 """
 
 from __future__ import annotations
@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Literal
 
 from models.checkpoint import CheckpointError, container_problem, sniff
-from models.fetch import HFSource, PyPISource, Source, SourceError, fetch_hf, fetch_pypi
+from models.fetch import HFSource, Source, SourceError, fetch_hf
+from models.resources import shipped_dir
 
 log = logging.getLogger(__name__)
 
-PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+PRETRAINED_DIR = shipped_dir("models", "pretrained")
 DEFAULT_MANIFEST = PRETRAINED_DIR / "manifest.json"
 # Container kinds (as returned by checkpoint.sniff) accepted for each manifest "format".
 FORMATS: dict[str, tuple[str, ...]] = {
@@ -108,9 +109,9 @@ class ModelStore:
             if env:
                 cache_dir = Path(env)
             else:
-                import platformdirs
+                from models.userdirs import cache_dir as user_cache_dir
 
-                cache_dir = Path(platformdirs.user_cache_dir("sv2tts-toolbox")) / "models"
+                cache_dir = user_cache_dir() / "models"
         if manifest is None:
             manifest = Path(os.environ.get("SV2TTS_MANIFEST") or DEFAULT_MANIFEST)
         self.cache_dir = Path(cache_dir).expanduser()
@@ -412,10 +413,7 @@ class ModelStore:
         work_root.mkdir(parents=True, exist_ok=True)
         try:
             with tempfile.TemporaryDirectory(dir=work_root, prefix=f"{name}-") as work:
-                if isinstance(source, HFSource):
-                    fetched = fetch_hf(source, Path(work), progress)
-                else:
-                    fetched = fetch_pypi(source, entry.filename, Path(work), progress)
+                fetched = fetch_hf(source, Path(work), progress)
                 return self._accept(entry, fetched)
         finally:
             try:
@@ -455,10 +453,8 @@ def _parse_entry(raw: dict, root: Path) -> ModelEntry:
         if s["type"] == "huggingface":
             sources.append(HFSource(repo_id=s["repo_id"], filename=s["filename"],
                                     revision=s.get("revision", "main")))
-        elif s["type"] == "pypi":
-            sources.append(PyPISource(requirement=s["requirement"], member=s["member"]))
         else:
-            raise ValueError(f"source type {s['type']!r} is not one of huggingface, pypi")
+            raise ValueError(f"source type {s['type']!r} is not huggingface (the only one)")
     fmt = raw.get("format", "torch")
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")

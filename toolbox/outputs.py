@@ -124,6 +124,9 @@ def prepare_output(path: str | Path, suffixes: Sequence[str], force: bool = Fals
     if str(path) == STDOUT:
         if not allow_stdout:
             raise OutputError("this command cannot write to standard output ('-'); give a file name")
+        from toolbox.console import check_stdout
+
+        check_stdout()  # binary audio is refused on a terminal before any work
         return PreparedOutput(None, _make_tmp(Path(tempfile.gettempdir()), "stdout", "standard output"))
     path = Path(path).expanduser()
     if path.is_dir():

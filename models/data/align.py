@@ -9,6 +9,7 @@ trained on the timings needs (see pretrained/MODEL_CARD.md for how the demo mode
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 
@@ -31,7 +32,7 @@ class Aligner:
         except ImportError:
             raise RecognizerUnavailable(
                 "alignment needs pocketsphinx: pip install -c constraints.txt -e '.[eval]'") from None
-        self._new = lambda: Decoder(samprate=self.sample_rate, logfn="/dev/null")
+        self._new = lambda: Decoder(samprate=self.sample_rate, logfn=os.devnull)
         self._recognizer = self._new()
 
     @staticmethod

@@ -1,4 +1,4 @@
 """Benchmarks run by `sv2tts bench TARGET`. Each module toolbox.bench.<target> exposes
 `add_arguments(parser)` and `run(args) -> dict` (the JSON report)."""
 
-TARGETS = ["encoder", "synthesizer", "vocoder", "gui"]
+TARGETS = ["cli", "encoder", "synthesizer", "vocoder", "gui"]

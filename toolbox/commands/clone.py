@@ -8,17 +8,26 @@ import sys
 from pathlib import Path
 
 from toolbox.commands.argtypes import seed_type
+from toolbox.console import status
+from toolbox.cpu import add_threads_argument
 
 log = logging.getLogger(__name__)
 
+EXAMPLES = """examples:
+  sv2tts clone --voice ref.flac --text "Nice to meet you." -o hello.wav
+  sv2tts clone --voice ref.flac --text-file story.txt -o story.flac --seed 1 --play
+  echo "Hello." | sv2tts clone --voice ref.flac --text-file - -o - > hello.wav
+  sv2tts clone --voice ref.flac --text "Hi." -o hi.wav --vocoder griffinlim --threads 1"""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("clone", help="synthesize text in the voice of a reference recording")
+    p = sub.add_parser("clone", help="synthesize text in the voice of a reference recording", epilog=EXAMPLES)
     p.add_argument("--voice", type=Path, required=True, help="reference recording (wav, flac, mp3, ...)")
     text = p.add_mutually_exclusive_group(required=True)
     text.add_argument("--text", help="the text to say")
-    text.add_argument("--text-file", type=Path, help="a UTF-8 text file to say")
-    p.add_argument("-o", "--output", required=True, help="output .wav or .flac (16 kHz)")
+    text.add_argument("--text-file", type=Path, help="a UTF-8 text file to say ('-': standard input)")
+    p.add_argument("-o", "--output", required=True,
+                   help="output .wav or .flac (16 kHz); '-': WAV on standard output")
     p.add_argument("--synthesizer", type=Path, help="synthesizer weights (.pt or .safetensors); "
                    "default: model store")
     p.add_argument("--vocoder", default=None, metavar="NAME|PATH",
@@ -37,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--play", action="store_true",
                    help="also play the audio on the default output device while it is generated")
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 
@@ -93,9 +103,9 @@ def run(args: argparse.Namespace) -> int:
                 bar.close()
             if player is not None:
                 player.close()
-    print(f"wrote {out.name}: {seconds:.2f} s of audio, {len(chunks)} sentence(s)", file=sys.stderr)
+    status(args, f"wrote {out.name}: {seconds:.2f} s of audio, {len(chunks)} sentence(s)")
     if args.play and player is None:
-        print(f"no audio output device; wrote {out.name} only", file=sys.stderr)
+        status(args, f"no audio output device; wrote {out.name} only")
     return 0
 
 
@@ -159,18 +169,9 @@ def play_through(chunks, player):
 
 
 def read_text(args: argparse.Namespace) -> str:
-    from toolbox.cli import UserError
+    from toolbox.console import read_text
 
-    if args.text is not None:
-        return args.text
-    try:
-        return args.text_file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{args.text_file}: no such file") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{args.text_file}: not UTF-8 text") from None
-    except OSError as e:
-        raise UserError(f"{args.text_file}: cannot read it ({e.strerror})") from None
+    return args.text if args.text is not None else read_text(args.text_file)
 
 
 def load_encoder(path: Path | None):

@@ -8,13 +8,16 @@ import sys
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+EXAMPLES = """examples:
+  sv2tts corpus data/synthetic --speakers 24 --utterances 60
+  sv2tts corpus data/mixed --engines flite,espeak-ng --seed 3 --jobs 1"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("corpus", help="build a synthetic multi-speaker corpus with flite / espeak-ng",
                        description="Write OUT_DIR/<speaker>/<utt>.wav (16 kHz) + .txt (+ .phones.json for "
                        "flite) and OUT_DIR/speakers.json. Deterministic for a seed; re-running skips "
-                       "finished utterances.")
+                       "finished utterances.", epilog=EXAMPLES)
     p.add_argument("out_dir", type=Path)
     p.add_argument("--speakers", type=int, default=8, help="number of synthetic speakers (default 8)")
     p.add_argument("--utterances", type=int, default=20, help="utterances per speaker (default 20)")

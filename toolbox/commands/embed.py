@@ -7,21 +7,29 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
+from toolbox.console import status
+from toolbox.cpu import add_threads_argument
 
 log = logging.getLogger(__name__)
+EXAMPLES = """examples:
+  sv2tts embed ref.wav -o ref.npy
+  sv2tts embed speakers/*.flac -o embeds.npy --force
+  python -c "import numpy; e = numpy.load('embeds.npy'); print(e @ e.T)"   # cosine similarities"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("embed", help="compute speaker embeddings of audio files")
+    p = sub.add_parser("embed", help="compute speaker embeddings of audio files", epilog=EXAMPLES)
     p.add_argument("audio", nargs="+", type=Path, help="audio files (wav, flac, mp3, ogg, m4a)")
     p.add_argument("-o", "--output", required=True, help="output .npy, float32 (N, 256)")
     p.add_argument("--encoder", type=Path, help="encoder weights (.pt or .safetensors); default: model store")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from models import audio
     from models.encoder import SpeakerEncoder
     from models.quality import warn_reference
@@ -43,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             raise RuntimeError(f"embeddings of shape {embeds.shape} for {len(args.audio)} files")
         with open(out.tmp, "wb") as f:
             np.save(f, embeds.astype(np.float32))
-    print(f"wrote {out.name}: {embeds.shape[0]} embeddings of {embeds.shape[1]} dims", file=sys.stderr)
+    status(args, f"wrote {out.name}: {embeds.shape[0]} embeddings of {embeds.shape[1]} dims")
     return 0
 
 

@@ -20,11 +20,17 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
+from toolbox.cpu import add_threads_argument
 
-from models.audio import AUDIO_SUFFIXES
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing numpy at start-up (sv2tts --help)
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
+EXAMPLES = """examples:
+  sv2tts eval --voices refs/ --no-asr
+  sv2tts eval --voices a.flac b.flac --sentences assets/eval_sentences.txt -o report.json
+  sv2tts eval --resynth --limit 30 --vocoder griffinlim --vocoder vocoder --threads 1"""
 
 DEFAULT_SENTENCES = [
     "The little boat drifted slowly toward the quiet harbor.",
@@ -38,7 +44,7 @@ MIN_COMPARABLE = 30  # fewer utterances than this: a warning that the means are 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="clone voices (or --resynth real mels) and report WER, similarity, EER, "
-                                    "MOS and pitch (JSON)")
+                                    "MOS and pitch (JSON)", epilog=EXAMPLES)
     p.add_argument("--voices", nargs="+", type=Path,
                    help="reference audio files or folders (required unless --resynth; one voice per folder "
                         f"with --resynth, default {DEFAULT_RESYNTH_SET})")
@@ -57,10 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-mos", action="store_true", help="skip predicted MOS (DNSMOS)")
     p.add_argument("--no-pitch", action="store_true", help="skip the pitch comparison")
     p.add_argument("-o", "--output", type=Path, help="also write the JSON report here")
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 
 def voice_files(paths: list[Path]) -> list[Path]:
+    from models.audio import AUDIO_SUFFIXES
+
     files = []
     for p in paths:
         files += sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES) if p.is_dir() else [p]
@@ -130,6 +139,8 @@ def _mos(skip: bool):
 
 
 def _check_pitch() -> None:
+    import numpy as np
+
     from models.pitch import PitchUnavailable, voiced_f0
     from toolbox.cli import UserError
 
@@ -186,6 +197,8 @@ def _clones(voices: list[Path], vocoders: dict, encoder, mos, args: argparse.Nam
 
 def _clone_run(label: str, pipeline, voices: list[Path], sentences: list[str], refs: np.ndarray,
                ref_f0: list[float] | None, recognizer, mos, seed: int) -> dict:
+    import numpy as np
+
     from models.evaluation import equal_error_rate, pitch_summary, word_errors
     from models.naturalness import mean_scores
     from models.pitch import median_f0, semitones

@@ -6,34 +6,47 @@ import argparse
 import sys
 from pathlib import Path
 
-from models.checkpoint import CheckpointError
-from models.store import ModelStore, VerifyResult
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:  # imported by the actions: models.store loads torch
+    from models.store import ModelStore, VerifyResult
+
+EXAMPLES = """examples:
+  sv2tts models list
+  sv2tts models download synthesizer vocoder
+  sv2tts models verify --rehash
+  sv2tts models import ~/Downloads/vocoder.pt
+  SV2TTS_MODELS_DIR=/data/models sv2tts models list"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("models", help="list, download, verify and import model weights")
+    parser = sub.add_parser("models", help="list, download, verify and import model weights", epilog=EXAMPLES)
     parser.add_argument("--models-dir", type=Path, default=None,
                         help="cache directory (default: $SV2TTS_MODELS_DIR or the user cache)")
     parser.add_argument("--manifest", type=Path, default=None,
                         help="model manifest (default: $SV2TTS_MANIFEST or the bundled one)")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
 
-    p = actions.add_parser("list", help="every model with its status, size, path and sources")
+    p = actions.add_parser("list", help="every model with its status, size, path and sources",
+                           epilog="examples:\n  sv2tts models list\n  sv2tts models --models-dir DIR list")
     p.set_defaults(func=_list)
 
-    p = actions.add_parser("download", help="download models (default: every missing one)")
+    p = actions.add_parser("download", help="download models (default: every missing one)",
+                           epilog="examples:\n  sv2tts models download\n  sv2tts models download vocoder -q\n"
+                                  "  HF_ENDPOINT=https://mirror.example sv2tts models download synthesizer")
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--force", action="store_true", help="download again even when present")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_download)
 
-    p = actions.add_parser("verify", help="check size, format and sha256 of the present files")
+    p = actions.add_parser("verify", help="check size, format and sha256 of the present files",
+                           epilog="examples:\n  sv2tts models verify\n  sv2tts models verify encoder --rehash")
     p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument("--rehash", action="store_true",
                    help="recompute hashes instead of trusting the remembered ones")
     p.set_defaults(func=_verify)
 
-    p = actions.add_parser("import", help="copy a downloaded-by-hand file into the store, after checking it")
+    p = actions.add_parser("import", help="copy a downloaded-by-hand file into the store, after checking it",
+                           epilog="examples:\n  sv2tts models import ~/Downloads/synthesizer.pt\n"
+                                  "  sv2tts models import weights.pt --name vocoder")
     p.add_argument("file", type=Path, metavar="PATH")
     p.add_argument("--name", default=None, help="which model it is (default: recognised by size and hash)")
     p.set_defaults(func=_import)
@@ -42,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _store(args: argparse.Namespace) -> ModelStore:
+    from models.store import ModelStore
+
     return ModelStore(cache_dir=args.models_dir, manifest=args.manifest)
 
 
@@ -67,6 +82,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
+    from models.checkpoint import CheckpointError
+
     store = _store(args)
     names = args.names or [e.name for e in store.entries() if e.sources]
     failed = 0

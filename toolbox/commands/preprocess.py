@@ -1,4 +1,4 @@
-"""`sv2tts preprocess {encoder,synthesizer,phones} DATA_ROOT OUT_DIR --dataset NAME`: training data from a corpus."""
+"""`sv2tts preprocess {encoder,synthesizer,phones,gta} DATA_ROOT OUT_DIR --dataset NAME`: training data."""
 
 from __future__ import annotations
 
@@ -7,8 +7,15 @@ import logging
 import sys
 from pathlib import Path
 
+from toolbox.cpu import add_threads_argument
+
 log = logging.getLogger(__name__)
 
+EXAMPLES = """examples:
+  sv2tts preprocess synthesizer LibriSpeech/train-clean-100 data/synth --dataset librispeech --jobs 2
+  sv2tts preprocess encoder VoxCeleb1 data/encoder --dataset voxceleb --shard 0/4
+  sv2tts preprocess phones data/synthetic data/phones
+  sv2tts preprocess gta data/phones data/gta --audio-root data/synthetic"""
 DATASETS = ("generic", "librispeech", "libritts", "vctk", "ljspeech", "voxceleb")  # = models.data.datasets
 
 
@@ -22,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "pocketsphinx, to its .txt transcripts or to what it recognises); run it once per source into the same "
         "OUT_DIR: items/*.npz + metadata.jsonl, dropped items in log.jsonl. gta (vocoder fine-tuning): DATA_ROOT "
         "is phones data; the demo synthesizer predicts each item's mel from its own phones and durations, "
-        "saved with the audio found under --audio-root.")
+        "saved with the audio found under --audio-root.", epilog=EXAMPLES)
     p.add_argument("kind", choices=("encoder", "synthesizer", "phones", "gta"))
     p.add_argument("data_root", type=Path, help="the dataset folder")
     p.add_argument("out_dir", type=Path)
@@ -40,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--audio-root", type=Path, action="append", default=[], metavar="DIR",
                    help="gta: where the items' audio files are (<id>.wav/.flac, searched recursively; repeatable)")
     p.add_argument("--synthesizer", type=Path, help="gta: demo synthesizer weights (default: model store)")
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 

@@ -10,6 +10,13 @@ import argparse
 import importlib
 from pathlib import Path
 
+from toolbox.cpu import add_threads_argument
+
+EXAMPLES = """examples:
+  sv2tts train phones runs/demo --data data/phones --steps 2000
+  sv2tts train encoder runs/enc --data data/encoder --config small --resume
+  torchrun --standalone --nproc_per_node 2 -m toolbox.cli train vocoder runs/voc --data data/synth"""
+
 # model -> (module, function, default preset) of its trainer; a trainer takes
 # (run_dir, data, config, resume, max_steps). "phones" is the duration-based demo synthesizer,
 # "durations" its phone duration predictor.
@@ -29,17 +36,20 @@ HELP = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train or fine-tune a model (single process or torchrun)")
+    p = sub.add_parser("train", help="train or fine-tune a model (single process or torchrun)", epilog=EXAMPLES)
     models = p.add_subparsers(dest="model", metavar="MODEL")
     for name, (module, _, preset) in TRAINERS.items():
         if importlib.util.find_spec(module) is None:
             continue
-        m = models.add_parser(name, help=HELP.get(name, f"train the {name}"))
+        m = models.add_parser(name, help=HELP.get(name, f"train the {name}"),
+                              epilog=f"examples:\n  sv2tts train {name} runs/{name} --data DATA --steps 100\n"
+                                     f"  sv2tts train {name} runs/{name} --data DATA --resume --threads 2")
         m.add_argument("run_dir", type=Path, help="run directory (config, metrics.jsonl, state.pt, weights)")
         m.add_argument("--data", type=Path, required=True, help="preprocessed data (sv2tts preprocess)")
         m.add_argument("--config", default=preset, help=f"preset name or a JSON file (default {preset})")
         m.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR exactly")
         m.add_argument("--steps", type=int, help="stop at this step (default: until Ctrl-C)")
+        add_threads_argument(m)
         m.set_defaults(func=run)
 
 

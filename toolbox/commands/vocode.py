@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from toolbox.commands.argtypes import positive_int, seed_type
+from toolbox.commands.argtypes import seed_type
+from toolbox.console import status
+from toolbox.cpu import add_threads_argument
 
 log = logging.getLogger(__name__)
+EXAMPLES = """examples:
+  sv2tts vocode mel.npy -o out.wav
+  sv2tts vocode mel.npy -o out.wav --vocoder griffinlim
+  sv2tts vocode mel.npy -o - --seed 1 | aplay"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("vocode", help="turn a synthesizer mel (.npy, (80, T) in [-4, 4]) into a WAV")
+    p = sub.add_parser("vocode", help="turn a synthesizer mel (.npy, (80, T) in [-4, 4]) into a WAV",
+                       epilog=EXAMPLES)
     p.add_argument("mel", type=Path, metavar="MEL.npy", help="(80, T) float32 log-mel on the [-4, 4] scale")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="output .wav or .flac")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.wav",
+                   help="output .wav (32-bit float) or .flac; '-': WAV on standard output")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--vocoder", default=None, metavar="NAME|PATH",
                    help="'griffinlim', a model name ('vocoder', 'demo-vocoder') or weights (.pt/.safetensors); "
@@ -28,12 +33,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="WaveRNN matmul precision (default: bf16 when the CPU has native bf16)")
     p.add_argument("--schedule", choices=["stream", "published"], default="stream",
                    help="fold schedule: short first folds (stream) or the reference's 8000/800")
-    p.add_argument("--threads", type=positive_int, default=None,
-                   help="torch threads (default: torch's; 1 is safer on a busy 2-core machine)")
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 
-def load_mel(path: Path) -> np.ndarray:
+def load_mel(path: Path):
+    """(80, T) float32 mel from a .npy file; UserError naming the file when it is not one."""
+    import numpy as np
+
     from toolbox.cli import UserError
 
     if path.is_dir():
@@ -74,10 +81,6 @@ def run(args: argparse.Namespace) -> int:
     estimate = 4 * frames * 200 + 1024  # float32 samples, 200 per frame
     with prepare_output(args.output, tuple(AUDIO_FORMATS), args.force, estimate) as out:
         mel = load_mel(args.mel)
-        if args.threads:
-            import torch
-
-            torch.set_num_threads(args.threads)
         vocoder = make_vocoder(args.vocoder, args.precision, args.schedule)
         start = time.perf_counter()
         wav = vocoder.vocode(mel, seed=args.seed)
@@ -86,13 +89,15 @@ def run(args: argparse.Namespace) -> int:
         wav_out = out.path is None or out.path.suffix.lower() == ".wav"
         write_audio(out, [wav], vocoder.sample_rate, subtype="FLOAT" if wav_out else None)
     dur = len(wav) / vocoder.sample_rate
-    print(f"wrote {out.name} ({dur:.2f} s at {vocoder.sample_rate} Hz) in {elapsed:.1f} s"
-          + (f", real-time factor {elapsed / dur:.2f}" if dur else ""), file=sys.stderr)
+    status(args, f"wrote {out.name} ({dur:.2f} s at {vocoder.sample_rate} Hz) in {elapsed:.1f} s"
+           + (f", real-time factor {elapsed / dur:.2f}" if dur else ""))
     return 0
 
 
 def _frames(path: Path) -> int:
     """Frames of a (80, T) or (T, 80) .npy from its header only (0 when unreadable: load_mel says why)."""
+    import numpy as np
+
     try:
         shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
     except (OSError, ValueError):

@@ -67,9 +67,9 @@ class MainWindow(GenerationMixin, QMainWindow):
         self.backend = backend
         self.settings = settings if settings is not None else QSettings("sv2tts", "toolbox")
         if profiles is None:
-            import platformdirs
+            from models.userdirs import data_dir
 
-            profiles = VoiceProfiles(Path(platformdirs.user_data_dir("sv2tts", appauthor=False)) / "voices")
+            profiles = VoiceProfiles(data_dir() / "voices")
         if datasets_root is None and self.settings.value("datasets_root"):
             remembered = Path(str(self.settings.value("datasets_root")))
             datasets_root = remembered if remembered.is_dir() else None

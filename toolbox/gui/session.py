@@ -19,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from models.resources import shipped_dir
+
 log = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ASSETS = shipped_dir("toolbox", "assets")  # toolbox/assets in a wheel, assets/ in the repository
 KNOWN_SPEAKERS = ASSETS / "known_speakers.npz"
 _uids = itertools.count(1)
 

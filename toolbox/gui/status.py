@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 
 
 def log_dir() -> Path:
-    import platformdirs
+    from models import userdirs
 
-    return Path(platformdirs.user_log_dir("sv2tts", appauthor=False))
+    return userdirs.log_dir()
 
 
 def setup_file_logging(directory: Path | None = None) -> Path | str:
