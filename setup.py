@@ -9,6 +9,7 @@ setup(
               "models.pretrained", "toolbox.assets"],
     package_dir={"models.pretrained": "pretrained", "toolbox.assets": "assets"},
     package_data={"models.pretrained": ["*"],
+                  "models.text": ["data/*.json.gz"],  # the letter-to-sound rules (python -m models.text.lts)
                   "toolbox.assets": ["README.md", "known_speakers.npz", "eval_sentences.txt", "sv2tts.desktop",
                                      "sv2tts.svg"]},
     include_package_data=False,  # not the README's screenshot
