@@ -311,9 +311,13 @@ def _config_problem(default: Any, value: Any) -> str | None:
     if isinstance(default, tuple):
         if not isinstance(value, tuple):
             return "expected a list"
-        sample = default[0] if default else None
-        for v in value:
-            problem = _config_problem(sample, v) if sample is not None else None
+        if not default:
+            return None
+        record = any(type(d) is not type(default[0]) for d in default)  # e.g. (r, lr, until, batch)
+        if record and len(value) != len(default):
+            return f"expected {len(default)} values"
+        for i, v in enumerate(value):
+            problem = _config_problem(default[i] if record else default[0], v)
             if problem:
                 return problem
     return None

@@ -35,6 +35,7 @@ def make(qtbot, tmp_path):
     yield _make
     for window, executor in made:
         window.shutdown(worker_wait_ms=30_000)  # the app waits 300 ms; a test waits for the worker
+        window.models.thread.wait(30_000)  # also when the test itself already closed the window (300 ms)
         executor.shutdown(wait=True)
         assert not window.models.thread.isRunning()
 

@@ -52,7 +52,8 @@ def test_missing_models_are_marked_with_how_to_get_them(qtbot, tmp_path):
 
     store = ModelStore(cache_dir=tmp_path / "empty-cache")
     engine = StoreEngine(store=store)
-    assert engine.defaults()["vocoder"] == GRIFFIN_LIM  # nothing on disk: the no-weights vocoder
+    assert engine.defaults()["vocoder"] == "demo-vocoder"  # nothing downloaded: the bundled vocoder
+    assert GRIFFIN_LIM in engine.choices()["vocoder"]
     w, executor = make_window(engine, FakeAudioBackend(), tmp_dir=tmp_path)
     qtbot.addWidget(w)
     try:
