@@ -116,3 +116,22 @@ def synthesizer_pt(tmp_path_factory) -> Path:
     torch.save({"model_state": Tacotron(TacotronConfig.rtvc()).state_dict(),
                 "optimizer_state": {"state": {}, "param_groups": []}}, path)
     return path
+
+
+ABORT_AT_EXIT = "terminate called without an active exception"
+
+
+def run_torchrun(cmd: list[str], run_dir: Path, env: dict | None = None, timeout: int = 300):
+    """Run a 2-process torchrun training command. A rank of a finished run occasionally aborts while the
+    interpreter exits (C++ "terminate called without an active exception", after rank 0's final save):
+    that case is retried once in a fresh run folder; any other failure, or the same abort twice, is returned."""
+    import shutil
+    import subprocess
+
+    env = env if env is not None else {**os.environ, "OMP_NUM_THREADS": "1"}
+    for attempt in range(2):
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode == 0 or ABORT_AT_EXIT not in proc.stderr or attempt:
+            return proc
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return proc

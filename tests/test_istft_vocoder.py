@@ -4,8 +4,6 @@ name, and training through the real CLI (loss falls, exact resume, 2-process tor
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import threading
 
@@ -22,6 +20,7 @@ from models.vocoder.istft import IstftConfig, IstftNet, overlap_add
 from models.vocoder.istft_vocoder import IstftVocoder
 from models.vocoders import resolve_vocoder
 from models.vocoding import Cancelled
+from tests.conftest import run_torchrun
 from toolbox.cli import main
 
 
@@ -184,8 +183,7 @@ def test_torchrun_two_processes(tmp_path, audio_folder):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "toolbox.cli", "train", "istft-vocoder", str(run), "--data", str(audio_folder),
            "--config", train_config(tmp_path, adversarial_from=1), "--steps", "2"]
-    proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
-                          timeout=300)
+    proc = run_torchrun(cmd, run)
     assert proc.returncode == 0, proc.stderr[:3000] + " ... " + proc.stderr[-1500:]
     assert [m["world_size"] for m in metrics(run)] == [2, 2]
 

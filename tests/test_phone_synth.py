@@ -13,6 +13,7 @@ import torch
 
 from models.synthesizer.phone_model import SILENCE, PhoneSynth, PhoneSynthConfig, expand
 from models.text.phones import PAD_PHONE_ID, PHONE_TO_ID, PHONES, normalize_phone, parse_psdur, to_frames
+from tests.conftest import run_torchrun
 from toolbox.cli import main
 
 needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite is not installed")
@@ -162,16 +163,13 @@ def test_the_store_falls_back_to_the_bundled_demo_model(tmp_path):
 
 
 def test_torchrun_two_processes(tmp_path, phone_data):
-    import os
-    import subprocess
     import sys
 
     run = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "toolbox.cli", "train", "phones", str(run), "--data", str(phone_data), "--config", "tiny",
            "--steps", "2"]
-    proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
-                          timeout=300)
+    proc = run_torchrun(cmd, run)
     assert proc.returncode == 0, proc.stderr[:3000] + " ... " + proc.stderr[-1500:]
     metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["world_size"] for m in metrics] == [2, 2]

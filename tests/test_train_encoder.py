@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -13,6 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from models.training.ge2e import ge2e_loss, similarity_matrix
+from tests.conftest import run_torchrun
 from toolbox.cli import main
 
 
@@ -95,7 +95,7 @@ def test_torchrun_two_processes(tmp_path, mel_data):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "toolbox.cli", "train", "encoder", str(run), "--data", str(mel_data),
            "--config", small_config(tmp_path), "--steps", "3"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = run_torchrun(cmd, run, env)
     assert proc.returncode == 0, proc.stderr[:3000] + " ... " + proc.stderr[-1500:]
     metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["world_size"] for m in metrics] == [2, 2, 2]

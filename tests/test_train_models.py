@@ -4,8 +4,6 @@ plots, exact resume, 2-process torchrun."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 
 import numpy as np
@@ -15,6 +13,7 @@ from safetensors.torch import load_file
 
 from models.audio import synth_mel
 from models.training.vocoder import encode_mu_law
+from tests.conftest import run_torchrun
 from toolbox.cli import main
 
 TEXTS = ["a cat sat.", "the dog ran far.", "we see two birds.", "hello there.", "one more time.", "go now."]
@@ -121,8 +120,7 @@ def test_torchrun_two_processes(tmp_path, synth_data, model):
     cfg = synth_cfg(tmp_path) if model == "synthesizer" else vocoder_cfg(tmp_path)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "toolbox.cli", "train", model, str(run), "--data", str(synth_data), "--config", cfg, "--steps", "2"]
-    proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
-                          timeout=300)
+    proc = run_torchrun(cmd, run)
     assert proc.returncode == 0, proc.stderr[:3000] + " ... " + proc.stderr[-1500:]
     metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["world_size"] for m in metrics] == [2, 2]
