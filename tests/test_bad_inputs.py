@@ -248,7 +248,8 @@ def test_reference_and_text_advice(workspace, tmp_path):
 
 
 # --------------------------------------------------------------------------------------- signals, disk
-def _start_clone(out: Path, voice: Path, sentences: int = 40) -> subprocess.Popen:
+def _start_clone(out: Path, voice: Path, sentences: int = 400) -> subprocess.Popen:
+    """A clone long enough (minutes of audio) that a signal sent mid-write always finds it still writing."""
     text = " ".join(f"Sentence number {n} is spoken here." for n in range(sentences))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
     return subprocess.Popen([sys.executable, "-m", "toolbox.cli", "clone", "--voice", str(voice), "--text", text,
