@@ -20,6 +20,16 @@ class Cancelled(Exception):
     """Raised by long operations when their `cancel` event was set."""
 
 
+def check_mel(mel: np.ndarray, n_mels: int) -> np.ndarray:
+    """A vocoder's input checked: (n_mels, T) finite values, returned as contiguous float32."""
+    mel = np.ascontiguousarray(mel, dtype=np.float32)
+    if mel.ndim != 2 or mel.shape[0] != n_mels:
+        raise ValueError(f"mel must be ({n_mels}, T) float32, got shape {mel.shape}")
+    if not np.all(np.isfinite(mel)):
+        raise ValueError("mel contains NaN or infinite values")
+    return mel
+
+
 def check_cancel(cancel: threading.Event | None, what: str = "operation") -> None:
     if cancel is not None and cancel.is_set():
         raise Cancelled(f"{what} cancelled")

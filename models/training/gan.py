@@ -55,13 +55,18 @@ class PeriodDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         b, n = x.shape  # (B, L)
         x = F.pad(x, (0, (-n) % self.period), mode="reflect").view(b, 1, -1, self.period)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            feats.append(x)
-        x = self.out(x)
+        return conv_stack(self.convs, self.out, x)
+
+
+def conv_stack(convs: nn.ModuleList, out: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Leaky-ReLU conv layers then the output conv: (flattened scores, every layer's features)."""
+    feats = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), 0.1)
         feats.append(x)
-        return x.flatten(1), feats
+    x = out(x)
+    feats.append(x)
+    return x.flatten(1), feats
 
 
 class MultiPeriodDiscriminator(nn.Module):
@@ -91,13 +96,7 @@ class ResolutionDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         spec = torch.stft(x, self.n_fft, self.hop, window=self.window, return_complex=True).abs()
         x = spec.transpose(1, 2).unsqueeze(1)  # (B, 1, T, F)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            feats.append(x)
-        x = self.out(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return conv_stack(self.convs, self.out, x)
 
 
 class MultiResolutionDiscriminator(nn.Module):

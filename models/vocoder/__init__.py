@@ -19,7 +19,7 @@ from models.vocoder.config import VocoderConfig
 from models.vocoder.fast import PRECISIONS, CancelCheck, Cancelled, FastWaveRNN, fast_conditioning
 from models.vocoder.folding import Finisher, FoldPlan, just_in_time_plan, uniform_plan
 from models.vocoder.model import WaveRNN
-from models.vocoding import Progress
+from models.vocoding import Progress, check_mel
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class WaveRNNVocoder:
         callable returning True) is checked every step and raises Cancelled.
         """
         c = self.config
-        mel = _check_mel(mel, c)
+        mel = check_mel(mel, c.n_mels)
         wave_len = (mel.shape[1] - 1) * c.hop_length
         if wave_len == 0:
             return
@@ -160,12 +160,4 @@ def bf16_supported() -> bool:
     except (AttributeError, RuntimeError):
         return False
 
-
-def _check_mel(mel: np.ndarray, c: VocoderConfig) -> np.ndarray:
-    mel = np.asarray(mel, dtype=np.float32)
-    if mel.ndim != 2 or mel.shape[0] != c.n_mels:
-        raise ValueError(f"mel must be ({c.n_mels}, T) float32, got shape {mel.shape}")
-    if not np.all(np.isfinite(mel)):
-        raise ValueError("mel contains NaN or infinite values")
-    return mel
 

@@ -9,20 +9,19 @@ of the range. So the joined chunks equal the one-shot output up to float roundin
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from models.checkpoint import CheckpointError, config_from_dict, load_safetensors, load_strict, save_safetensors
+from models.vocoder.fast import CancelCheck, is_cancelled
 from models.vocoder.istft import KIND, IstftConfig, IstftNet, overlap_add_frames, spectrum
-from models.vocoding import Cancelled, Progress
+from models.vocoding import Cancelled, Progress, check_mel
 
 log = logging.getLogger(__name__)
 
-CancelCheck = threading.Event | Callable[[], bool] | None
 
 
 class IstftVocoder:
@@ -100,10 +99,10 @@ class IstftVocoder:
         `seed` is accepted for the protocol (this vocoder is deterministic). `cancel` is checked
         before every chunk (a few ms of work each) and raises Cancelled.
         """
-        x = torch.from_numpy(_check_mel(mel, self.config))
+        x = torch.from_numpy(check_mel(mel, self.config.n_mels))
         ranges = self.chunks(x.shape[1])
         for a, b in ranges:
-            if _cancelled(cancel):
+            if is_cancelled(cancel):
                 raise Cancelled("vocoding cancelled")
             out = self._range(x, a, b)
             if not np.all(np.isfinite(out)):
@@ -120,16 +119,3 @@ class IstftVocoder:
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
 
 
-def _cancelled(cancel: CancelCheck) -> bool:
-    if cancel is None:
-        return False
-    return cancel.is_set() if isinstance(cancel, threading.Event) else bool(cancel())
-
-
-def _check_mel(mel: np.ndarray, c: IstftConfig) -> np.ndarray:
-    mel = np.ascontiguousarray(mel, dtype=np.float32)
-    if mel.ndim != 2 or mel.shape[0] != c.n_mels:
-        raise ValueError(f"mel must be ({c.n_mels}, T) float32, got shape {mel.shape}")
-    if not np.all(np.isfinite(mel)):
-        raise ValueError("mel contains NaN or infinite values")
-    return mel
