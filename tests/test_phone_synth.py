@@ -76,6 +76,22 @@ def test_batched_output_equals_each_item_alone():
     assert torch.all(both[1, :, 11:] == SILENCE)  # padding is silence
 
 
+def test_eval_films_equal_each_blocks_own_and_follow_new_weights():
+    """In eval mode all FiLMs come from one product over stacked weights; they must equal the blocks' own
+    Linear layers, in forward's order, also after the weights change in place (load_state_dict)."""
+    torch.manual_seed(0)
+    net = PhoneSynth(PhoneSynthConfig.tiny()).eval()
+    speaker = torch.nn.functional.normalize(torch.randn(3, 256), dim=1)
+    with torch.no_grad():
+        for _ in range(2):
+            fused, own = net.films(speaker), [b.film(speaker) for b in net.blocks()]
+            assert len(fused) == len(own) == 1 + 2 + 1
+            for f, o in zip(fused, own, strict=True):
+                torch.testing.assert_close(f, o, atol=1e-6, rtol=1e-6)
+            state = {k: v + 0.5 if ".film." in k else v for k, v in net.state_dict().items()}
+            net.load_state_dict(state)
+
+
 @pytest.fixture(scope="module")
 def phone_data(tmp_path_factory, published_encoder_path):
     """A 2-speaker flite corpus (3 utterances each) made into phone data through the CLI."""

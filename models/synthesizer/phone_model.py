@@ -59,11 +59,14 @@ class FiLMConv(nn.Module):
         self.film = nn.Linear(speaker_dim, 2 * dim)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, speaker: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """x (B, C, T), speaker (B, S), mask (B, 1, T) -> (B, C, T) (zero where masked)."""
+    def forward(self, x: torch.Tensor, speaker: torch.Tensor, mask: torch.Tensor,
+                film: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, C, T), speaker (B, S), mask (B, 1, T) -> (B, C, T) (zero where masked).
+
+        film: this block's `self.film(speaker)` (B, 2C) when already computed (PhoneSynth.films)."""
         y = F.gelu(self.conv(x * mask))
         y = self.norm(y.transpose(1, 2)).transpose(1, 2)
-        scale, shift = self.film(speaker).unsqueeze(-1).chunk(2, dim=1)
+        scale, shift = (self.film(speaker) if film is None else film).unsqueeze(-1).chunk(2, dim=1)
         return (x + self.dropout(y * (1 + scale) + shift)) * mask
 
 
@@ -105,26 +108,51 @@ class PhoneSynth(nn.Module):
                                      for _ in range(c.postnet_layers))
         self.postnet_out = nn.Conv1d(c.decoder_dim, c.n_mels, 5, padding=2)
 
+    def blocks(self) -> list[FiLMConv]:
+        """Every speaker-modulated block, in the order forward runs them."""
+        return [*self.encoder, *self.decoder, *self.postnet]
+
+    def films(self, speaker: torch.Tensor) -> list[torch.Tensor]:
+        """Every block's FiLM (B, 2C) of `speaker` (B, S). Training computes them block by block; in eval
+        mode one matrix product over the blocks' stacked weights (kept until train() is called) does it,
+        saving a small product per block per sentence."""
+        blocks = self.blocks()
+        if self.training:
+            return [b.film(speaker) for b in blocks]
+        key = (speaker.dtype, speaker.device, tuple(b.film.weight._version + b.film.bias._version for b in blocks))
+        if getattr(self, "_film_cache", (None,))[0] != key:
+            weight = torch.cat([b.film.weight for b in blocks]).to(speaker.dtype)
+            bias = torch.cat([b.film.bias for b in blocks]).to(speaker.dtype)
+            self._film_cache = (key, weight.detach(), bias.detach())
+        _, weight, bias = self._film_cache
+        return list(F.linear(speaker, weight, bias).split([b.film.out_features for b in blocks], dim=1))
+
+    def train(self, mode: bool = True) -> PhoneSynth:
+        self.__dict__.pop("_film_cache", None)  # weights may change
+        return super().train(mode)
+
     def forward(self, phones: torch.Tensor, durations: torch.Tensor, speaker: torch.Tensor
                 ) -> dict[str, torch.Tensor]:
         """phones (B, N) IDs (PAD_PHONE_ID padding), durations (B, N) frames, speaker (B, 256).
 
         Returns mel_dec and mel_post (B, 80, T) (silence after each item's end) and mask (B, 1, T).
         """
-        phone_mask = (phones != PAD_PHONE_ID).unsqueeze(1).to(torch.float32)
         x = self.embedding(phones).transpose(1, 2)  # (B, C, N)
+        phone_mask = (phones != PAD_PHONE_ID).unsqueeze(1).to(x.dtype)
+        films = iter(self.films(speaker))
         for block in self.encoder:
-            x = block(x, speaker, phone_mask)
+            x = block(x, speaker, phone_mask, next(films))
         index, features, mask = expand(durations * (phones != PAD_PHONE_ID))
+        features, mask = features.to(x.dtype), mask.to(x.dtype)
         x = self.bridge(x.transpose(1, 2))  # (B, N, D)
         h = x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1])).transpose(1, 2)  # (B, D, T)
         h = (h + self.frame_features(features.transpose(1, 2)).transpose(1, 2)) * mask
         for block in self.decoder:
-            h = block(h, speaker, mask)
+            h = block(h, speaker, mask, next(films))
         mel_dec = self.to_mel(h.transpose(1, 2)).transpose(1, 2)
         y = self.postnet_in(mel_dec * mask)
         for block in self.postnet:
-            y = block(y, speaker, mask)
+            y = block(y, speaker, mask, next(films))
         mel_post = mel_dec + self.postnet_out(y * mask)
         fill = torch.full_like(mel_dec, SILENCE)
         return {"mel_dec": torch.where(mask > 0, mel_dec, fill), "mel_post": torch.where(mask > 0, mel_post, fill),
