@@ -28,6 +28,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -46,6 +47,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "safetensors": ("safetensors",),
 }
 _CHUNK = 1 << 20
+STALE_WORK_S = 24 * 3600  # a download work folder untouched this long was left by a killed process
 
 
 class ModelMissingError(CheckpointError):
@@ -428,6 +430,7 @@ class ModelStore:
         entry = self.entry(name)
         work_root = self.cache_dir / ".tmp"
         work_root.mkdir(parents=True, exist_ok=True)
+        _sweep_stale_work(work_root)
         try:
             with tempfile.TemporaryDirectory(dir=work_root, prefix=f"{name}-") as work:
                 fetched = fetch_hf(source, Path(work), progress, cancel)
@@ -437,6 +440,20 @@ class ModelStore:
                 work_root.rmdir()
             except OSError:
                 pass
+
+
+def _sweep_stale_work(work_root: Path) -> None:
+    """Delete download work folders in `work_root` whose files have not changed for STALE_WORK_S: what a
+    process killed mid-download left (the toolbox leaves with os._exit when a download is slow to stop)."""
+    now = time.time()
+    for folder in work_root.iterdir():
+        try:
+            newest = max((p.stat().st_mtime for p in folder.rglob("*")), default=folder.stat().st_mtime)
+        except OSError:  # another process is removing it
+            continue
+        if now - newest > STALE_WORK_S:
+            log.info("removing %s, left by an interrupted download", folder)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 # -------------------------------------------------------------------------------------- manifest

@@ -314,6 +314,23 @@ def test_cancel_stops_a_download_promptly_and_leaves_nothing(tmp_path: Path, hub
     assert hub.gets("big.pt") == gets
 
 
+def test_work_left_by_a_killed_download_is_swept(tmp_path: Path, hub: HubServer) -> None:
+    import os
+
+    store = _big_store(tmp_path, hub)
+    old = store.cache_dir / ".tmp" / "big-killed" / "hf" / "big.pt.incomplete"
+    fresh = store.cache_dir / ".tmp" / "big-running" / "part"
+    for p in (old, fresh):
+        p.parent.mkdir(parents=True)
+        p.write_bytes(b"x" * 100)
+    day_ago = time.time() - 25 * 3600
+    for p in (old, old.parent, old.parent.parent):
+        os.utime(p, (day_ago, day_ago))
+    store.download("big", progress=False)
+    assert not old.parent.parent.exists()  # untouched for a day: a killed process's
+    assert fresh.exists()  # may be another process's download in progress
+
+
 def test_download_error_keeps_the_one_line_reasons(store: ModelStore, monkeypatch: pytest.MonkeyPatch) -> None:
     from models.store import DownloadError
 
