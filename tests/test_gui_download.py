@@ -126,6 +126,10 @@ def test_dialog_lists_the_downloadable_models(qtbot, window, store):
     assert dialog.ticked() == ["synthesizer", "vocoder"]  # the missing ones, ready to download
     assert dialog.download_button.isEnabled() and not dialog.cancel_button.isEnabled()
     assert dialog.progress_label.text() == "2 of 3 models to download."
+    dialog._batch = ["vocoder"]
+    dialog._show_bytes("vocoder", 1_500_000_000, 3_000_000_000)  # past the bar's 32-bit range: KiB steps
+    assert (dialog.progress.maximum(), dialog.progress.value()) == (3_000_000_000 // 1024, 1_500_000_000 // 1024)
+    assert dialog.progress_label.text() == "Downloading vocoder.pt: 1500.0 MB of 3000.0 MB"
 
 
 def test_download_shows_bytes_and_refreshes_the_model_pickers(qtbot, window, store, hub):
