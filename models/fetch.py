@@ -1,19 +1,36 @@
 """Where model files come from: a Hugging Face repository, through huggingface_hub. Each failure becomes
 a one-line :class:`SourceError`.
 
+A download shows tqdm's terminal bar (the CLI), shows nothing, or reports its bytes to a callback and
+stops when a `cancel` event is set (the toolbox's download dialog): see :func:`fetch_hf`.
+
 (Until 0.1.0 the published encoder could also come from the resemblyzer wheel, fetched by a `pip`
 process; a uv-made venv has no pip, and the same weights are bundled as ``bundled-encoder``.)"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from models.vocoding import Cancelled
+
 log = logging.getLogger(__name__)
+
+ByteProgress = Callable[[int, int | None], None]
+"""Download progress callback: (bytes received so far, total bytes or None when the server does not say)."""
+
+REPORT_CHUNK = 256 * 1024  # bytes between two progress reports (and cancel checks) of a reporting download
+
+
+class DownloadCancelled(Cancelled):
+    """A download stopped because its `cancel` event was set; nothing of it is kept."""
 
 
 class SourceError(Exception):
@@ -36,23 +53,82 @@ class HFSource:
 Source = HFSource
 
 
-def fetch_hf(source: HFSource, work: Path, progress: bool) -> Path:
-    """Download one Hugging Face file into `work` with huggingface_hub (resumes on dropped connections)."""
+def fetch_hf(source: HFSource, work: Path, progress: bool | ByteProgress = True,
+             cancel: threading.Event | None = None) -> Path:
+    """Download one Hugging Face file into `work` with huggingface_hub (resumes on dropped connections).
+
+    progress: True shows tqdm's bar on the terminal, False shows nothing, a callable receives
+        (bytes done, total bytes) about every :data:`REPORT_CHUNK` bytes.
+    cancel: when set, the download stops at its next chunk with :class:`DownloadCancelled`
+        (huggingface_hub deletes its partial file on the way out).
+
+    Raises:
+        SourceError: the source failed (one-line reason).
+        DownloadCancelled: `cancel` was set.
+    """
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
 
+    reporting = callable(progress) or cancel is not None
+    if reporting:
+        tqdm_class = _reporting_tqdm(progress if callable(progress) else None, cancel)
+    else:
+        tqdm_class = None if progress else _QuietTqdm
     endpoint = os.environ.get("HF_ENDPOINT") or None  # read now: huggingface_hub reads it only at import
     log.info("downloading %s", source.describe())
+    _check(cancel)
     try:
-        # One HEAD without retries first, so that being offline fails in a second rather than after
-        # huggingface_hub's ~25 s of back-off.
-        get_hf_file_metadata(hf_hub_url(source.repo_id, source.filename, revision=source.revision,
-                                        endpoint=endpoint), endpoint=endpoint)
-        got = hf_hub_download(repo_id=source.repo_id, filename=source.filename, revision=source.revision,
-                              local_dir=work / "hf", endpoint=endpoint,
-                              tqdm_class=None if progress else _QuietTqdm)
+        with _small_http_chunks() if reporting else contextlib.nullcontext():
+            # One HEAD without retries first, so that being offline fails in a second rather than after
+            # huggingface_hub's ~25 s of back-off.
+            get_hf_file_metadata(hf_hub_url(source.repo_id, source.filename, revision=source.revision,
+                                            endpoint=endpoint), endpoint=endpoint)
+            _check(cancel)
+            got = hf_hub_download(repo_id=source.repo_id, filename=source.filename, revision=source.revision,
+                                  local_dir=work / "hf", endpoint=endpoint, tqdm_class=tqdm_class)
+    except DownloadCancelled:
+        raise
     except Exception as e:  # huggingface_hub and httpx raise many types; turn each into one line
+        _check(cancel)  # an error caused by stopping is a cancellation, not a failure
         raise SourceError(_hf_reason(e, source)) from None
+    _check(cancel)
     return Path(got)
+
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise DownloadCancelled("download cancelled")
+
+
+_chunks_lock = threading.Lock()
+_chunks_users = 0
+_chunks_saved: tuple[int, bool] = (0, False)
+
+
+@contextlib.contextmanager
+def _small_http_chunks() -> Iterator[None]:
+    """While a reporting download runs, huggingface_hub streams plain HTTP in REPORT_CHUNK pieces.
+
+    huggingface_hub reads the body in ``constants.DOWNLOAD_CHUNK_SIZE`` (10 MB) pieces and calls the
+    progress bar once per piece, so on a slow link a Cancel would wait for up to 10 MB. Its Xet
+    transfer reports from native threads, where raising does not stop it, so it is turned off too
+    (the Hub serves every file over plain HTTP as well). Both are module globals read at call time;
+    the first of overlapping downloads sets them and the last restores them.
+    """
+    global _chunks_users, _chunks_saved
+    from huggingface_hub import constants
+
+    with _chunks_lock:
+        if _chunks_users == 0:
+            _chunks_saved = (constants.DOWNLOAD_CHUNK_SIZE, constants.HF_HUB_DISABLE_XET)
+            constants.DOWNLOAD_CHUNK_SIZE, constants.HF_HUB_DISABLE_XET = REPORT_CHUNK, True
+        _chunks_users += 1
+    try:
+        yield
+    finally:
+        with _chunks_lock:
+            _chunks_users -= 1
+            if _chunks_users == 0:
+                constants.DOWNLOAD_CHUNK_SIZE, constants.HF_HUB_DISABLE_XET = _chunks_saved
 
 
 def _hf_reason(error: BaseException, source: HFSource) -> str:
@@ -93,7 +169,7 @@ def _hf_reason(error: BaseException, source: HFSource) -> str:
     return f"{type(error).__name__}: {first[:200]}"
 
 
-try:  # a progress bar that never shows, for progress=False
+try:  # progress bars that never show
     from tqdm.auto import tqdm as _tqdm
 
     class _QuietTqdm(_tqdm):  # type: ignore[misc]
@@ -102,3 +178,29 @@ try:  # a progress bar that never shows, for progress=False
             super().__init__(*args, **kwargs)
 except ImportError:  # pragma: no cover - tqdm comes with huggingface_hub
     _QuietTqdm = None  # type: ignore[assignment,misc]
+
+
+def _reporting_tqdm(report: ByteProgress | None, cancel: threading.Event | None) -> type:
+    """A silent tqdm class for huggingface_hub's `tqdm_class` whose ``update(n)`` passes the running byte
+    count to `report` and raises :class:`DownloadCancelled` once `cancel` is set."""
+
+    class _Reporting(_QuietTqdm):  # type: ignore[misc,valid-type]
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._done = int(kwargs.get("initial") or 0)
+            self._total = kwargs.get("total")
+            _check(cancel)
+            if report is not None:
+                report(self._done, self._total)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            self._done += int(n or 0)  # negative when huggingface_hub restarts a resumed download
+            _check(cancel)
+            if report is not None:
+                report(self._done, self._total)
+            return None
+
+        def update_transfer(self, n: int) -> None:
+            """Network bytes (counted by update() already); its presence keeps Xet to one bar."""
+
+    return _Reporting

@@ -27,12 +27,14 @@ import os
 import re
 import shutil
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from models.checkpoint import CheckpointError, container_problem, sniff
-from models.fetch import HFSource, Source, SourceError, fetch_hf
+from models.fetch import ByteProgress, HFSource, Source, SourceError, fetch_hf
 from models.resources import shipped_dir
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "safetensors": ("safetensors",),
 }
 _CHUNK = 1 << 20
+STALE_WORK_S = 24 * 3600  # a download work folder untouched this long was left by a killed process
 
 
 class ModelMissingError(CheckpointError):
@@ -56,7 +59,12 @@ class CorruptModelError(ModelMissingError):
 
 
 class DownloadError(CheckpointError):
-    """Every source of a model failed; the message gives each source's reason."""
+    """Every source of a model failed; the message gives each source's reason, ``reasons`` the bare
+    one-line reasons in source order (e.g. "offline: cannot reach the Hugging Face Hub (ConnectError)")."""
+
+    def __init__(self, message: str, reasons: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.reasons = reasons
 
 
 @dataclass(frozen=True)
@@ -381,45 +389,71 @@ class ModelStore:
         return target
 
     # ---------------------------------------------------------------------------------- download
-    def download(self, name: str, progress: bool = True) -> Path:
+    def download(self, name: str, progress: bool | ByteProgress = True,
+                 cancel: threading.Event | None = None) -> Path:
         """Fetch model `name` from its sources in order; returns the verified cached file.
+
+        progress: True shows a terminal bar, False nothing, a callable gets (bytes done, total bytes).
+        cancel: set it (from any thread) to stop; the partial download is deleted.
 
         Raises:
             DownloadError: every source failed; the message lists why and how to import by hand.
+            models.fetch.DownloadCancelled: `cancel` was set (no other source is tried).
         """
         entry = self.entry(name)
         if not entry.sources:
             raise ModelMissingError(f"the {name} model has no download source; {entry.how_to_get()}")
-        reasons = []
+        reasons, bare = [], []
         for i, source in enumerate(entry.sources):
             try:
-                return self.download_from(name, source, progress)
+                return self.download_from(name, source, progress, cancel)
             except SourceError as e:
                 if i + 1 < len(entry.sources):
                     log.info("%s: %s failed (%s); trying the next source", name, source.describe(), e)
                 reasons.append(f"{source.describe()}: {e}")
+                bare.append(str(e))
         raise DownloadError(
             f"could not download the {name} model: {'; '.join(reasons)}. "
-            f"Download it by hand and run `sv2tts models import PATH --name {name}`")
+            f"Download it by hand and run `sv2tts models import PATH --name {name}`", tuple(bare))
 
-    def download_from(self, name: str, source: Source, progress: bool = True) -> Path:
+    def download_from(self, name: str, source: Source, progress: bool | ByteProgress = True,
+                      cancel: threading.Event | None = None) -> Path:
         """Fetch model `name` from one `source`, verify it, move it into the cache.
+
+        The file is fetched into a temporary folder under ``<cache>/.tmp`` (removed whatever happens),
+        checked, and only then moved into place: a failed or cancelled download leaves nothing.
 
         Raises:
             SourceError: the source failed or gave a bad file (nothing is left in the cache).
+            models.fetch.DownloadCancelled: `cancel` was set (nothing is left in the cache).
         """
         entry = self.entry(name)
         work_root = self.cache_dir / ".tmp"
         work_root.mkdir(parents=True, exist_ok=True)
+        _sweep_stale_work(work_root)
         try:
             with tempfile.TemporaryDirectory(dir=work_root, prefix=f"{name}-") as work:
-                fetched = fetch_hf(source, Path(work), progress)
+                fetched = fetch_hf(source, Path(work), progress, cancel)
                 return self._accept(entry, fetched)
         finally:
             try:
                 work_root.rmdir()
             except OSError:
                 pass
+
+
+def _sweep_stale_work(work_root: Path) -> None:
+    """Delete download work folders in `work_root` whose files have not changed for STALE_WORK_S: what a
+    process killed mid-download left (the toolbox leaves with os._exit when a download is slow to stop)."""
+    now = time.time()
+    for folder in work_root.iterdir():
+        try:
+            newest = max((p.stat().st_mtime for p in folder.rglob("*")), default=folder.stat().st_mtime)
+        except OSError:  # another process is removing it
+            continue
+        if now - newest > STALE_WORK_S:
+            log.info("removing %s, left by an interrupted download", folder)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 # -------------------------------------------------------------------------------------- manifest

@@ -6,21 +6,17 @@ import hashlib
 import io
 import json
 import re
-import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import torch
+from hub import REPO, HubServer, closed_port
 
 from models.checkpoint import CheckpointError
 from models.store import HFSource, ModelMissingError, ModelStore
 from toolbox.cli import main
 
-REPO = "test-org/tiny-models"
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
 HTML = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Please log in</body></html>\n"
 
 
@@ -28,77 +24,6 @@ def _torch_bytes(n: int) -> bytes:
     buf = io.BytesIO()
     torch.save({"model_state": {"w": torch.arange(n, dtype=torch.float32)}}, buf)
     return buf.getvalue()
-
-
-class HubServer:
-    """Serves ``/{repo}/resolve/{revision}/{filename}`` like the Hub: HEAD with X-Repo-Commit/ETag/
-    Content-Length, GET with Range, 404 with X-Error-Code. Records every request."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.requests: list[tuple[str, str]] = []
-        self.hub_headers = True  # False: answer like a captive portal or plain web server
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # keep pytest output clean
-                pass
-
-            def do_HEAD(self) -> None:
-                self._answer(body=False)
-
-            def do_GET(self) -> None:
-                self._answer(body=True)
-
-            def _answer(self, body: bool) -> None:
-                server.requests.append((self.command, self.path))
-                m = re.fullmatch(r"/(.+?/.+?)/resolve/([^/]+)/(.+)", self.path)
-                data = server.files.get(self.path)
-                if m is None or data is None:
-                    payload = b'{"error":"Entry not found"}'
-                    self.send_response(404)
-                    self.send_header("X-Error-Code", "EntryNotFound")
-                    self.send_header("X-Repo-Commit", COMMIT)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    if body:
-                        self.wfile.write(payload)
-                    return
-                start = 0
-                rng = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
-                if rng and body:
-                    start = int(rng.group(1))
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                else:
-                    self.send_response(200)
-                if server.hub_headers:
-                    self.send_header("X-Repo-Commit", COMMIT)
-                    self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
-                self.send_header("Content-Length", str(len(data) - start))
-                kind = "text/html" if data.startswith(b"<") else "application/octet-stream"
-                self.send_header("Content-Type", kind)
-                self.send_header("Accept-Ranges", "bytes")
-                self.end_headers()
-                if body:
-                    self.wfile.write(data[start:])
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
-
-    def put(self, filename: str, data: bytes) -> None:
-        self.files[f"/{REPO}/resolve/main/{filename}"] = data
-
-    def gets(self, filename: str) -> int:
-        return sum(1 for method, path in self.requests if method == "GET" and path.endswith(f"/{filename}"))
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -306,10 +231,7 @@ def test_cli_download_errors_are_one_line(store: ModelStore, capsys: pytest.Capt
 def test_offline_hub_is_reported(store: ModelStore, monkeypatch: pytest.MonkeyPatch) -> None:
     import huggingface_hub.constants as hf_constants
 
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed}")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
     t0 = time.monotonic()
     with pytest.raises(CheckpointError, match=r"offline: cannot reach the Hugging Face Hub \(ConnectError\)"):
         store.download("good", progress=False)
@@ -326,6 +248,96 @@ def test_non_hub_server_is_reported(store: ModelStore, hub: HubServer) -> None:
     with pytest.raises(CheckpointError, match="did not answer like the Hugging Face Hub"):
         store.download("good", progress=False)
     assert _cache_files(store) == []
+
+
+BIG = _torch_bytes(400_000)  # 1.6 MB: several progress reports
+
+
+def _big_store(tmp_path: Path, hub: HubServer) -> ModelStore:
+    hub.put("big.pt", BIG)
+    big = {"name": "big", "kind": "vocoder", "filename": "big.pt", "format": "torch", "size": len(BIG),
+           "sha256": hashlib.sha256(BIG).hexdigest(),
+           "sources": [{"type": "huggingface", "repo_id": REPO, "revision": "main", "filename": "big.pt"}]}
+    return ModelStore(cache_dir=tmp_path / "cache", manifest=_manifest(tmp_path, [big]))
+
+
+def test_download_reports_bytes_to_a_callback(tmp_path: Path, hub: HubServer) -> None:
+    from huggingface_hub import constants
+
+    from models.fetch import REPORT_CHUNK
+
+    before = (constants.DOWNLOAD_CHUNK_SIZE, constants.HF_HUB_DISABLE_XET)
+    store = _big_store(tmp_path, hub)
+    hub.chunk = 64 * 1024
+    reports: list[tuple[int, int | None]] = []
+    path = store.download("big", progress=lambda done, total: reports.append((done, total)))
+    assert path.read_bytes() == BIG
+    assert reports[0] == (0, len(BIG)) and reports[-1] == (len(BIG), len(BIG))
+    done = [d for d, _ in reports]
+    assert done == sorted(done) and len(set(done)) == len(done)
+    assert len(reports) == 1 + -(-len(BIG) // REPORT_CHUNK)  # one report per 256 KiB piece, not per 10 MB
+    assert max(b - a for a, b in zip(done, done[1:], strict=False)) == REPORT_CHUNK
+    assert (constants.DOWNLOAD_CHUNK_SIZE, constants.HF_HUB_DISABLE_XET) == before  # restored for the CLI
+    assert _cache_files(store) == ["big.pt"]
+
+
+def test_cancel_stops_a_download_promptly_and_leaves_nothing(tmp_path: Path, hub: HubServer) -> None:
+    import threading
+
+    from models.fetch import DownloadCancelled
+
+    store = _big_store(tmp_path, hub)
+    hub.chunk, hub.delay = 32 * 1024, 0.05  # 1.6 MB in ~2.5 s
+    cancel = threading.Event()
+    reports: list[int] = []
+    cancelled_at: list[float] = []
+
+    def progress(done: int, total: int | None) -> None:
+        reports.append(done)
+        if done > 0 and not cancelled_at:  # cancel from another thread, like the dialog's button
+            threading.Timer(0.05, lambda: (cancelled_at.append(time.monotonic()), cancel.set())).start()
+
+    with pytest.raises(DownloadCancelled):
+        store.download("big", progress=progress, cancel=cancel)
+    stopped = time.monotonic()
+    assert cancelled_at and stopped - cancelled_at[0] < 2.0  # at the next 256 KiB piece (~0.4 s here)
+    assert 0 < reports[-1] < len(BIG)
+    time.sleep(0.2)
+    assert hub.sent_bytes("big.pt") < len(BIG)  # the server stopped sending: the connection was closed
+    assert sorted(store.cache_dir.rglob("*")) == []  # no partial file, no .incomplete, no .tmp folder
+    assert store.path("big") is None
+
+    cancel.set()  # already set before it starts: nothing is requested
+    gets = hub.gets("big.pt")
+    with pytest.raises(DownloadCancelled):
+        store.download("big", progress=False, cancel=cancel)
+    assert hub.gets("big.pt") == gets
+
+
+def test_work_left_by_a_killed_download_is_swept(tmp_path: Path, hub: HubServer) -> None:
+    import os
+
+    store = _big_store(tmp_path, hub)
+    old = store.cache_dir / ".tmp" / "big-killed" / "hf" / "big.pt.incomplete"
+    fresh = store.cache_dir / ".tmp" / "big-running" / "part"
+    for p in (old, fresh):
+        p.parent.mkdir(parents=True)
+        p.write_bytes(b"x" * 100)
+    day_ago = time.time() - 25 * 3600
+    for p in (old, old.parent, old.parent.parent):
+        os.utime(p, (day_ago, day_ago))
+    store.download("big", progress=False)
+    assert not old.parent.parent.exists()  # untouched for a day: a killed process's
+    assert fresh.exists()  # may be another process's download in progress
+
+
+def test_download_error_keeps_the_one_line_reasons(store: ModelStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.store import DownloadError
+
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    with pytest.raises(DownloadError) as err:
+        store.download("good", progress=lambda done, total: None)
+    assert err.value.reasons == ("offline: cannot reach the Hugging Face Hub (ConnectError)",)
 
 
 def test_published_manifest_is_consistent(state_dict_layouts: dict) -> None:

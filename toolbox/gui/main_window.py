@@ -162,6 +162,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         self.outputs.save_profile.connect(self._save_profile)
         self.outputs.use_profile.connect(self._use_profile)
 
+        self.download_dialog = None  # the Models menu's download dialog, made when first opened
         install_menus(self)
         missing = engine.missing() if hasattr(engine, "missing") else None
         gp.set_models(engine.choices(), engine.defaults(), missing)
@@ -500,7 +501,12 @@ class MainWindow(GenerationMixin, QMainWindow):
         self.recorder.blockSignals(True)
         self.recorder.stop()
         self.player.stop()
+        downloads = getattr(self, "download_dialog", None)
+        if downloads is not None:
+            downloads.cancel()  # stops at its next 256 KiB piece, while the model worker stops
         self.models.shutdown(worker_wait_ms)
+        if downloads is not None:
+            downloads.shutdown(max(100, worker_wait_ms))
         t1 = time.perf_counter()
         since = getattr(self, "close_requested", None) or t0
         self.projector.join(0.85 - (time.perf_counter() - since))  # closing takes < 1 s in all

@@ -1,8 +1,9 @@
 """The main window's menu bar and keyboard shortcuts.
 
 File: open audio (Ctrl+O), choose the datasets folder, export the selected clip (Ctrl+E), quit (Ctrl+Q).
-Generate: synthesize and play (Ctrl+Enter, also from the text box), stop (Esc). Models: import a model
-file, show the models folder. Help: about. Every action is kept in ``window.actions`` (tests use it).
+Generate: synthesize and play (Ctrl+Enter, also from the text box), stop (Esc). Models: download the
+published models (:mod:`toolbox.gui.download`), import a model file, show the models folder. Help: about.
+Every action is kept in ``window.actions`` (tests use it).
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ def install_menus(window) -> None:
     _action(window, gen, "stop", "S&top", window.stop_generation, ["Esc"], "Stop generating and playing")
     models = bar.addMenu("&Models")
     store = getattr(window.models.worker.engine, "store", None)
+    dl = _action(window, models, "download_models", "&Download published models…",
+                 lambda: open_downloads(window, store), (),
+                 "Get the published encoder, synthesizer and vocoder from the internet (checked before use)")
+    dl.setEnabled(store is not None and hasattr(store, "download"))
     imp = _action(window, models, "import_model", "&Import a model file…", lambda: import_model(window, store), (),
                   "Add a model file you downloaded yourself (checked before use)")
     show = _action(window, models, "show_models", "&Show models folder", lambda: show_folder(window, store), (),
@@ -83,6 +88,21 @@ def import_model(window, store) -> None:
     window.status.info(f"Checking {Path(path).name}…")
     run_task(lambda: store.import_file(path), lambda p: window.models_changed(f"Imported {Path(path).name} as {p}"),
              lambda msg: window.status.error(f"Cannot import {Path(path).name}: {msg}"))
+
+
+def open_downloads(window, store) -> None:
+    """Show the download dialog (one per window, kept while the window lives) with a fresh list."""
+    from toolbox.gui.download import DownloadDialog
+
+    dialog = getattr(window, "download_dialog", None)
+    if dialog is None:
+        dialog = DownloadDialog(store, on_changed=window.models_changed, parent=window)
+        window.download_dialog = dialog
+    if not dialog.running:
+        dialog.refresh()
+    dialog.show()
+    dialog.raise_()
+    dialog.activateWindow()
 
 
 def show_folder(window, store) -> None:
