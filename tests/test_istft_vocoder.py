@@ -3,7 +3,9 @@ name, and training through the real CLI (loss falls, exact resume, 2-process tor
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import sys
 import threading
 
@@ -224,8 +226,40 @@ def test_gta_preprocess_and_aligned_segments(tmp_path, audio_folder, one_torch_t
         m, a = pool.gta_segment(rng, 16, 200, 400)
         np.testing.assert_allclose(synth_mel(a)[:, 2:18], m, atol=2e-3)
     cfg = IstftTrainConfig(batch_size=3, segment_frames=16, gta_share=1.0)
-    mels, audio = training_batch(pool, rng, cfg, IstftConfig.tiny())
-    assert mels.shape == (3, 80, 16) and audio.shape == (3, 15 * 200 + 800)
+    mels, audio, gta = training_batch(pool, rng, cfg, IstftConfig.tiny())
+    assert mels.shape == (3, 80, 16) and audio.shape == (3, 15 * 200 + 800) and gta.tolist() == [True] * 3
+    _, _, gta = training_batch(pool, rng, dataclasses.replace(cfg, gta_share=0.0), IstftConfig.tiny())
+    assert gta.tolist() == [False] * 3
+
+
+def test_phase_losses_skip_the_chosen_items_and_consistency_is_zero_for_a_real_spectrum():
+    from models.training.istft_vocoder import consistency_loss, phase_losses
+    from models.vocoder.istft import overlap_add, spectrum
+
+    torch.manual_seed(0)
+    true = torch.rand(3, 401, 20) * 6 - 3
+    pred = true.clone()
+    pred[1] += 1.0  # only item 1 is wrong
+    assert float(phase_losses(pred, true)["phase"]) == pytest.approx(1 / 3, abs=1e-5)
+    keep = torch.tensor([True, False, True])
+    assert all(float(v) == pytest.approx(0.0, abs=1e-6) for v in phase_losses(pred, true, keep).values())
+    none = phase_losses(pred, true, torch.zeros(3, dtype=torch.bool))
+    assert all(float(v) == 0.0 for v in none.values())
+
+    # A spectrum taken from real audio is consistent: its overlap-add re-analyses to itself; random
+    # phases are not.
+    config = IstftConfig.tiny()
+    window = torch.hann_window(config.n_fft)
+    t = np.arange(16000) / 16000
+    wav = torch.from_numpy((np.sin(2 * np.pi * (120 + 200 * t) * t) * (1 + np.sin(7 * t))
+                            + 0.05 * np.random.default_rng(0).normal(size=t.size)).astype(np.float32))[None]
+    spec = torch.stft(wav, config.n_fft, config.hop, window=window, center=True, return_complex=True)
+    log_mag, phase = torch.log(spec.abs().clamp_min(1e-5)), torch.angle(spec)
+    audio = overlap_add(spectrum(log_mag, phase), window, config.hop)
+    assert float(consistency_loss(log_mag, audio, config, window)) < 0.01
+    noisy = torch.rand_like(phase) * 2 * math.pi
+    audio = overlap_add(spectrum(log_mag, noisy), window, config.hop)
+    assert float(consistency_loss(log_mag, audio, config, window)) > 0.3
 
 
 # -- the bundled model -----------------------------------------------------------------------------

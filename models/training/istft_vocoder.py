@@ -10,7 +10,12 @@ Fine-tuning: a folder of synthesizer-aligned mels (`sv2tts preprocess gta`, mode
 
 Losses: multi-scale log-mel L1 of the audio, L1 of the predicted log magnitude, and the anti-wrapped
 phase losses of APNet (Ai & Ling 2023: instantaneous phase, group delay, instantaneous frequency)
-against the target's own STFT; after `adversarial_from` steps also a multi-period + multi-resolution
+against the target's own STFT; optionally APNet's STFT consistency (the predicted magnitude against the
+magnitude the overlap-added output really has). A synthesizer-aligned mel fixes the recording's envelope
+but not its waveform, so its phase is no target: with `gta_phase_losses` off those segments learn their
+phase from the mel and consistency losses only (measured: phase learnt on real mels alone left the
+bundled synthesizer's clones harder to recognise than Griffin-Lim's, while the same magnitudes with
+Griffin-Lim phase were not); after `adversarial_from` steps also a multi-period + multi-resolution
 discriminator (LSGAN) with feature matching. On a 2-core CPU the discriminators cost ~20x the
 generator per step, so the default run trains without them.
 """
@@ -55,6 +60,8 @@ class IstftTrainConfig:
     mel_weight: float = 45.0
     magnitude_weight: float = 10.0
     phase_weight: float = 10.0  # each of the three phase losses
+    gta_phase_losses: bool = True  # False: synthesizer-aligned segments get no phase losses (see below)
+    consistency_weight: float = 0.0  # L1 between the predicted log magnitude and that of the output's own STFT
     adversarial_weight: float = 1.0
     feature_weight: float = 2.0
     clip_grad_norm: float = 100.0
@@ -143,8 +150,9 @@ def _by_length(lengths: list[int]) -> np.ndarray:
 
 
 def training_batch(pool: AudioPool, rng: np.random.Generator, cfg: IstftTrainConfig, model: IstftConfig
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """mels (B, 80, S) of the segments and their audio with context (B, (S - 1) * hop + n_fft).
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """mels (B, 80, S) of the segments, their audio with context (B, (S - 1) * hop + n_fft) and (B,)
+    bool: which segments have a synthesizer-aligned (predicted) mel.
 
     Each segment carries n_fft / 2 extra samples on both sides so that its S mel frames are the
     frames the whole utterance's mel would have there (centred frames need half a window around them);
@@ -153,16 +161,17 @@ def training_batch(pool: AudioPool, rng: np.random.Generator, cfg: IstftTrainCon
     s, hop, half = cfg.segment_frames, model.hop, model.n_fft // 2
     edge = half // hop
     n = (s - 1) * hop + 2 * half
-    mels, wavs = [], []
+    mels, wavs, gta = [], [], []
     for _ in range(cfg.batch_size):
-        if pool.gta and rng.random() < cfg.gta_share:
+        gta.append(bool(pool.gta) and rng.random() < cfg.gta_share)
+        if gta[-1]:
             mel, x = pool.gta_segment(rng, s, hop, half)
         else:
             x = pool.segment(rng, n, cfg)
             mel = synth_mel(x)[:, edge:edge + s]  # (80, S)
         mels.append(mel)
         wavs.append(x)
-    return torch.from_numpy(np.stack(mels)), torch.from_numpy(np.stack(wavs))
+    return torch.from_numpy(np.stack(mels)), torch.from_numpy(np.stack(wavs)), torch.tensor(gta)
 
 
 def wrapped(x: torch.Tensor) -> torch.Tensor:
@@ -170,11 +179,30 @@ def wrapped(x: torch.Tensor) -> torch.Tensor:
     return torch.abs(x - 2 * math.pi * torch.round(x / (2 * math.pi)))
 
 
-def phase_losses(pred: torch.Tensor, true: torch.Tensor) -> dict[str, torch.Tensor]:
-    """APNet's anti-wrapped phase losses between (B, F, T) phase spectrograms."""
+def phase_losses(pred: torch.Tensor, true: torch.Tensor, items: torch.Tensor | None = None
+                 ) -> dict[str, torch.Tensor]:
+    """APNet's anti-wrapped phase losses between (B, F, T) phase spectrograms, over the (B,) bool `items`
+    (all when None; zero when none)."""
+    if items is not None:
+        pred, true = pred[items], true[items]
+    if pred.shape[0] == 0:
+        zero = pred.sum() * 0.0  # keeps the graph (DDP expects every parameter to get a gradient)
+        return {"phase": zero, "group_delay": zero, "inst_freq": zero}
     return {"phase": wrapped(pred - true).mean(),
             "group_delay": wrapped(torch.diff(pred, dim=1) - torch.diff(true, dim=1)).mean(),
             "inst_freq": wrapped(torch.diff(pred, dim=2) - torch.diff(true, dim=2)).mean()}
+
+
+def consistency_loss(log_mag: torch.Tensor, audio: torch.Tensor, model: IstftConfig, window: torch.Tensor
+                     ) -> torch.Tensor:
+    """L1 between the predicted log magnitude (B, F, S) and the log magnitude of the overlap-added
+    output's own STFT (audio (B, (S - 1) * hop), frame t centred on sample t * hop), on the frames whose
+    window lies inside the segment."""
+    edge = model.n_fft // 2 // model.hop
+    again = torch.stft(audio, model.n_fft, model.hop, window=window, center=True, return_complex=True)
+    s = log_mag.shape[-1]
+    return torch.nn.functional.l1_loss(torch.log(again[..., edge:s - edge].abs().clamp_min(1e-5)),
+                                       log_mag[..., edge:s - edge])
 
 
 def target_spectrum(audio: torch.Tensor, model: IstftConfig, window: torch.Tensor) -> torch.Tensor:
@@ -219,7 +247,7 @@ def train_istft_vocoder(run_path: Path, data: Path, config: str = "default", res
         disc.train()
 
         def one_step(step: int, rng: np.random.Generator) -> dict[str, float]:
-            mels, audio = (t.to(device) for t in training_batch(pool, rng, cfg, model_cfg))
+            mels, audio, gta = (t.to(device) for t in training_batch(pool, rng, cfg, model_cfg))
             half = model_cfg.n_fft // 2
             target = audio[:, half:audio.shape[1] - half]  # (B, L)
             true_spec = target_spectrum(audio, model_cfg, net.window)  # (B, F, S)
@@ -230,9 +258,12 @@ def train_istft_vocoder(run_path: Path, data: Path, config: str = "default", res
             fake = overlap_add(spectrum(log_mag, phase), net.window, model_cfg.hop)  # (B, L)
             metrics = {"mel": mel_loss(fake, target),
                        "magnitude": torch.nn.functional.l1_loss(log_mag, torch.log(true_spec.abs().clamp_min(1e-5))),
-                       **phase_losses(phase, torch.angle(true_spec))}
+                       **phase_losses(phase, torch.angle(true_spec), None if cfg.gta_phase_losses else ~gta)}
             loss = (cfg.mel_weight * metrics["mel"] + cfg.magnitude_weight * metrics["magnitude"]
                     + cfg.phase_weight * (metrics["phase"] + metrics["group_delay"] + metrics["inst_freq"]))
+            if cfg.consistency_weight > 0:
+                metrics["consistency"] = consistency_loss(log_mag, fake, model_cfg, net.window)
+                loss = loss + cfg.consistency_weight * metrics["consistency"]
             if 0 <= cfg.adversarial_from <= step:
                 scores = dis(torch.cat([target, fake.detach()]))
                 n = target.shape[0]
