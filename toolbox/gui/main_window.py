@@ -130,6 +130,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         w.progress.connect(self._on_progress)
         w.finished.connect(self._on_finished)
         w.models_ready.connect(self._on_models_ready)
+        w.controls_supported.connect(self.generate_panel.set_controls_supported)
         self.recorder.recorded.connect(self._on_recorded)
         self.recorder.failed.connect(self.status.error)
         self.load_button.clicked.connect(self._browse_file)
@@ -293,6 +294,9 @@ class MainWindow(GenerationMixin, QMainWindow):
             name = s.value(f"models/{kind}")
             if name and box.findText(str(name)) >= 0:
                 box.setCurrentText(str(name))  # emits model_changed -> the worker
+        gp = self.generate_panel
+        gp.speed_box.setValue(float(s.value("generate/speed", 1.0)))
+        gp.pitch_box.setValue(float(s.value("generate/pitch_shift", 0.0)))
 
     def save_settings(self) -> None:
         s = self.settings
@@ -303,6 +307,8 @@ class MainWindow(GenerationMixin, QMainWindow):
             s.setValue("output_device", self.generate_panel.output_box.currentText())
         for kind in self.generate_panel.model_boxes:
             s.setValue(f"models/{kind}", self.generate_panel.model(kind))
+        s.setValue("generate/speed", self.generate_panel.speed_box.value())
+        s.setValue("generate/pitch_shift", self.generate_panel.pitch_box.value())
         s.setValue("last_dir", self.last_dir)
         if self.datasets_root is not None:
             s.setValue("datasets_root", str(self.datasets_root))

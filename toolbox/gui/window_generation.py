@@ -82,7 +82,8 @@ class GenerationMixin:
         gp.show_progress(0.0, 0.0)
         self.job = self.models.generate(mode=mode, text=text,
                                         embedding=voice.embedding if voice is not None else None,
-                                        mels=mels, seed=gp.seed, vocoder=gp.model("vocoder"))
+                                        mels=mels, seed=gp.seed, vocoder=gp.model("vocoder"),
+                                        speed=gp.speed, pitch_shift=gp.pitch_shift)
         self._update_actions()
         return self.job
 
