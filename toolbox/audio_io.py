@@ -197,6 +197,7 @@ class OutputStream:
         self.underruns = 0
         self.played = 0  # samples delivered to the device (device rate)
         self.gain = 1.0  # volume, applied by the callback
+        self.latency = 0.0  # seconds from the callback to the speaker (the backend sets it)
         self.finished = False  # the producer has no more audio
         self.stopped = threading.Event()
         self.gate: StartGate | None = None  # while set, playback waits for gate.ready()
@@ -256,9 +257,8 @@ class OutputStream:
 
     @property
     def position(self) -> float:
-        """Seconds of audio delivered to the device so far (what has been heard, give or take the
-        device's own buffer)."""
-        return self.played / self.device_rate
+        """Seconds of audio heard so far: delivered to the device, less the device's latency."""
+        return max(0.0, self.played / self.device_rate - self.latency)
 
     @property
     def pending_seconds(self) -> float:
@@ -391,6 +391,10 @@ class SoundDeviceBackend:
         sd_stream = self._sd.OutputStream(device=info.index, samplerate=rate, channels=1,
                                           dtype="float32", callback=stream._callback)
         sd_stream.start()
+        try:
+            stream.latency = float(sd_stream.latency)
+        except (TypeError, ValueError, AttributeError):
+            pass  # position then counts from the callback
         stream._closer = sd_stream.close
         return stream
 
