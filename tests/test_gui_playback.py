@@ -172,6 +172,8 @@ def test_plots_follow_a_dark_palette_live(qtbot, window):  # noqa: F811
         legend = window.map.ax.get_legend()
         if legend is not None:
             assert all(lightness(t.get_color()) > 0.5 for t in legend.get_texts())
+        window.status.error("a problem")  # messages stay readable too
+        assert "#ff6b6b" in window.status.document().toHtml().lower()
     finally:
         app.setPalette(light)
     for c in canvases:  # and back, live

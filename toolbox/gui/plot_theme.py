@@ -10,9 +10,12 @@ lives: on the render thread of :class:`~toolbox.gui.plot_canvas.PlotCanvas`. Tex
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from matplotlib.figure import Figure
 from PySide6.QtGui import QPalette
+
+if TYPE_CHECKING:  # PySide6 only at import: the status area uses is_dark before any plot exists
+    from matplotlib.figure import Figure
 
 MUTED = "muted"  # gid of hint texts
 
