@@ -512,6 +512,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         self.projector.close()  # terminates the process; joined below while the worker also stops
         self.recorder.blockSignals(True)
         self.recorder.stop()
+        self.playback.stop()
         self.player.stop()
         self.models.shutdown(worker_wait_ms)
         t1 = time.perf_counter()

@@ -2,7 +2,7 @@
 position, and the volume slider.
 
 What is shown: the clip selected under Outputs (also while it is being generated, redrawn at most
-twice a second as it grows), or the chosen voice's recording while it plays. The position line
+once a second as it grows), or the chosen voice's recording while it plays. The position line
 follows :attr:`Player.position` (a 30 Hz QTimer, running only while something plays or a clip
 grows) and is drawn only when the player plays what is shown.
 """
@@ -22,7 +22,7 @@ from toolbox.gui.waveform import WaveformView
 log = logging.getLogger(__name__)
 
 TICK_MS = 33  # position updates: about 30 per second
-GROW_REDRAW_S = 0.5  # a clip being generated is redrawn at most this often
+GROW_REDRAW_S = 1.0  # a clip being generated is redrawn at most this often (a render costs 40-120 ms)
 VOLUME_TIP = ("How loud clips and recordings play (100 %: as they were made). Exported files are not "
               "changed")
 
@@ -81,8 +81,9 @@ class PlaybackBar(QWidget):
             self.waveform.show_audio(None, "Select a clip to see its sound wave")
             return
         samples = sum(len(c) for c in clip.chunks)
-        if clip is self._shown and samples == self._shown_samples and clip.complete == self._shown_complete:
-            return
+        if clip is self._shown and clip.complete == self._shown_complete and (
+                samples == self._shown_samples or time.monotonic() - self._drawn_at < GROW_REDRAW_S):
+            return  # unchanged, or growing and drawn moments ago (the tick draws it when due)
         self._draw_clip(clip, samples)
         if not clip.complete:
             self.timer.start()  # follows its growth
@@ -102,6 +103,11 @@ class PlaybackBar(QWidget):
         self._playing = self._shown
         self.timer.start()
         self.tick()
+
+    def stop(self) -> None:
+        """No more updates (the window is closing)."""
+        self.timer.stop()
+        self._playing = None
 
     def refresh(self) -> None:
         """Redraw the shown clip now if it changed (e.g. it was finished or tidied up)."""

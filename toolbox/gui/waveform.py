@@ -14,7 +14,7 @@ import logging
 import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, QRect
 from PySide6.QtGui import QColor, QPainter, QPen
 
 from models.audio import SAMPLE_RATE
@@ -97,8 +97,10 @@ class WaveformView(PlotCanvas):
         self.position = seconds
         x = self._line_pixel(seconds)
         if x != self.line_x:
+            for old_or_new in (self.line_x, x):  # repaint two thin strips, not the whole plot
+                if old_or_new is not None:
+                    self.update(QRect(old_or_new - 2, 0, 5, self.height()))
             self.line_x = x
-            self.update()
 
     def _line_pixel(self, seconds: float | None) -> int | None:
         if seconds is None or self.snapshot is None or self.duration <= 0:
