@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -20,6 +21,11 @@ from models.vocoding import Progress, Vocoder, check_cancel
 log = logging.getLogger(__name__)
 
 STREAM_SYNTH_SHARE = 0.1  # share of a sentence's progress given to synthesis when streaming
+NEUTRAL = {"speed": 1.0, "pitch_shift": 0.0}  # control values that change nothing
+
+
+class ControlsError(ValueError):
+    """Speed or pitch shift asked of a synthesizer without them (the published Tacotron)."""
 
 
 class Embedder(Protocol):
@@ -31,6 +37,11 @@ class Pipeline:
 
     Long text is split into ~20-word chunks (models.text.split_text), synthesized in batches and
     vocoded chunk by chunk, so memory stays bounded by one batch, however long the text.
+
+    Every synthesizing call takes `speed` (speaking rate, 0.25..4, >1 faster) and `pitch_shift`
+    (semitones, -12..12) for that call only; None keeps the synthesizer's own setting. Only the demo
+    synthesizer has them (see :func:`models.synthesizer.has_controls`); asking another one for a
+    non-neutral value raises :class:`ControlsError`.
     """
 
     def __init__(self, encoder: Embedder | None, synthesizer, vocoder: Vocoder, pause: float = 0.15,
@@ -81,12 +92,38 @@ class Pipeline:
         """Chunks of `text` to synthesize one by one (see :func:`text_chunks`)."""
         return text_chunks(text, self.target_words, self.max_words)
 
+    @contextmanager
+    def controls(self, speed: float | None = None, pitch_shift: float | None = None) -> Iterator[None]:
+        """Within the block the synthesizer speaks at `speed` and `pitch_shift`; restored afterwards.
+
+        Raises ControlsError (a synthesizer without controls, asked for a non-neutral value) and
+        ValueError (out of range: speed 0.25..4, pitch shift -12..12).
+        """
+        from models.synthesizer import has_controls
+
+        wanted = {k: float(v) for k, v in (("speed", speed), ("pitch_shift", pitch_shift)) if v is not None}
+        if not has_controls(self.synthesizer):
+            changed = [k for k, v in wanted.items() if v != NEUTRAL[k]]
+            if changed:
+                raise ControlsError(f"{' and '.join(changed)}: {_source(self.synthesizer, 'this synthesizer')} "
+                                    "has no speed or pitch control (only the demo synthesizer has them)")
+            wanted = {}
+        before = {k: getattr(self.synthesizer, k) for k in wanted}
+        try:
+            for k, v in wanted.items():
+                setattr(self.synthesizer, k, v)  # the synthesizer checks the range
+            yield
+        finally:
+            for k, v in before.items():
+                setattr(self.synthesizer, k, v)
+
     def synthesize(self, text: str | Sequence[str], embedding: np.ndarray, seed: int | None = None,
-                   progress: Progress | None = None, cancel: threading.Event | None = None
-                   ) -> list[np.ndarray]:
+                   progress: Progress | None = None, cancel: threading.Event | None = None, *,
+                   speed: float | None = None, pitch_shift: float | None = None) -> list[np.ndarray]:
         """Mels (80, T_i) for the chunks of `text` (a string is split; a list is taken as the chunks)."""
         chunks = self.split(text) if isinstance(text, str) else list(text)
-        return self.synthesizer.synthesize(chunks, embedding, seed=seed, progress=progress, cancel=cancel)
+        with self.controls(speed, pitch_shift):
+            return self.synthesizer.synthesize(chunks, embedding, seed=seed, progress=progress, cancel=cancel)
 
     def vocode(self, mels: Sequence[np.ndarray], seed: int | None = None, progress: Progress | None = None,
                cancel: threading.Event | None = None) -> list[np.ndarray]:
@@ -100,14 +137,19 @@ class Pipeline:
         return out
 
     def iter_sentences(self, text: str, embedding: np.ndarray, seed: int | None = None,
-                       progress: Progress | None = None, cancel: threading.Event | None = None
-                       ) -> Iterator[np.ndarray]:
+                       progress: Progress | None = None, cancel: threading.Event | None = None, *,
+                       speed: float | None = None, pitch_shift: float | None = None) -> Iterator[np.ndarray]:
         """Audio per chunk, in order, with a `pause` of silence *before* every chunk but the first.
 
         Chunks are synthesized a batch at a time (the synthesizer's batch size); chunk i always uses
         seed + i, so the result does not depend on the batching.
         """
         chunks = self.split(text)
+        with self.controls(speed, pitch_shift):
+            yield from self._iter_sentences(chunks, embedding, seed, progress, cancel)
+
+    def _iter_sentences(self, chunks: list[str], embedding: np.ndarray, seed: int | None,
+                        progress: Progress | None, cancel: threading.Event | None) -> Iterator[np.ndarray]:
         batch = max(1, int(getattr(self.synthesizer, "batch_size", 1)))
         silence = np.zeros(int(round(self.pause * self.sample_rate)), dtype=np.float32)
         n = len(chunks)
@@ -129,18 +171,25 @@ class Pipeline:
             del mels
 
     def clone(self, text: str, embedding: np.ndarray, seed: int | None = None,
-              progress: Progress | None = None, cancel: threading.Event | None = None) -> np.ndarray:
+              progress: Progress | None = None, cancel: threading.Event | None = None, *,
+              speed: float | None = None, pitch_shift: float | None = None) -> np.ndarray:
         """The whole utterance: (L,) float32 at `sample_rate`."""
-        parts = list(self.iter_sentences(text, embedding, seed, progress, cancel))
+        parts = list(self.iter_sentences(text, embedding, seed, progress, cancel, speed=speed,
+                                         pitch_shift=pitch_shift))
         return np.concatenate(parts).astype(np.float32, copy=False)
 
     def stream(self, text: str, embedding: np.ndarray, seed: int | None = None,
-               progress: Progress | None = None, cancel: threading.Event | None = None
-               ) -> Iterator[np.ndarray]:
+               progress: Progress | None = None, cancel: threading.Event | None = None, *,
+               speed: float | None = None, pitch_shift: float | None = None) -> Iterator[np.ndarray]:
         """Audio chunks for playback as soon as possible: the first sentence is synthesized alone and its
         audio yielded (through `vocoder.stream`) before the next sentence is synthesized. Same samples
         as `clone` for the same seed."""
         chunks = self.split(text)
+        with self.controls(speed, pitch_shift):
+            yield from self._stream(chunks, embedding, seed, progress, cancel)
+
+    def _stream(self, chunks: list[str], embedding: np.ndarray, seed: int | None, progress: Progress | None,
+                cancel: threading.Event | None) -> Iterator[np.ndarray]:
         silence = np.zeros(int(round(self.pause * self.sample_rate)), dtype=np.float32)
         n = len(chunks)
         for i, chunk in enumerate(chunks):
@@ -199,4 +248,4 @@ def _scaled(progress: Progress, start: float, span: float, message: str | None =
     return report
 
 
-__all__ = ["SAMPLE_RATE", "Pipeline", "text_chunks"]
+__all__ = ["SAMPLE_RATE", "ControlsError", "Pipeline", "text_chunks"]

@@ -64,6 +64,21 @@ def test_output_counts_underruns_when_producer_is_late():
     assert np.count_nonzero(backend.delivered_audio()) == 1024
 
 
+def test_output_gain_applies_at_once_and_position_counts_what_was_heard():
+    backend = FakeAudioBackend(output_rate=32_000, speed=50.0, block=320)
+    out = backend.open_output()
+    out.gain = 0.5
+    out.write(np.full(8000, 0.8, np.float32))  # 0.5 s at 16 kHz
+    out.finish()
+    assert out.drain(timeout=5)
+    out.close()
+    played = backend.delivered_audio()
+    assert np.median(played) == pytest.approx(0.4, abs=1e-6)  # the volume, on every sample delivered
+    assert out.position == pytest.approx(len(played) / 32_000) and abs(out.position - 0.5) < 0.02
+    out.latency = 0.1  # a device's buffer: what is heard lags what was delivered
+    assert out.position == pytest.approx(len(played) / 32_000 - 0.1)
+
+
 def test_output_resamples_to_device_rate():
     backend = FakeAudioBackend(output_rate=48_000, speed=50.0, block=4800)
     play_stream(backend, iter([np.ones(16_000, np.float32) * 0.5]))

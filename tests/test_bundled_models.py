@@ -97,6 +97,9 @@ def test_toolbox_generates_with_the_bundled_models_out_of_the_box(qtbot, tmp_pat
         u = w.add_utterance(harmonic_voice(150.0), "ref", "ref")
         qtbot.waitUntil(lambda: u.embedding is not None, timeout=60_000)
         w.generate_panel.text.setPlainText("Hello world. This is the demo voice.")
+        assert w.generate_panel.speed_box.isEnabled()  # the demo synthesizer has speed and pitch
+        w.generate_panel.speed_box.setValue(1.25)
+        w.generate_panel.pitch_box.setValue(2.0)
         with qtbot.waitSignal(w.generation_finished, timeout=120_000) as blocker:
             qtbot.mouseClick(w.generate_panel.both_button, Qt.MouseButton.LeftButton)
         assert blocker.args[1] == "done", w.status.errors

@@ -67,7 +67,8 @@ CHECK = textwrap.dedent(r"""
         fixed = w.maximumHeight() < hint.height() or w.maximumWidth() < hint.width()  # sized on purpose
         if hint.isValid() and not internal and not fixed and (w.width() < hint.width() - 1
                                                               or w.height() < hint.height() - 1):
-            problems.append(f"{type(w).__name__} '{getattr(w, 'text', lambda: '')()}' cut: {w.size()} < {hint}")
+            text = getattr(w, "text", None)  # a label's text; a panel may hold a text box under that name
+            problems.append(f"{type(w).__name__} '{text() if callable(text) else ''}' cut: {w.size()} < {hint}")
     for c in canvases:
         fig = c.figure
         renderer = c._agg.get_renderer()

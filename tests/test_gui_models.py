@@ -113,3 +113,55 @@ def test_stop_cancels_the_real_synthesizer_mid_run(qtbot, window, rtvc_synthesiz
     assert blocker.args[1] == "cancelled"
     assert fractions[-1] < 0.3  # stopped inside synthesis (the first 30 % of the bar)
     assert window.generate_panel.both_button.isEnabled()
+
+
+class FileStore(EmptyStore):
+    """A store that only maps names to files."""
+
+    def __init__(self, files: dict) -> None:
+        self.files = files
+
+    def path(self, name: str):
+        return self.files.get(name)
+
+
+class SpySynthesizer:
+    """Has the demo synthesizer's controls; records them at each call."""
+
+    def __init__(self) -> None:
+        self.speed, self.pitch_shift = 1.0, 0.0
+        self.seen: list[tuple[float, float]] = []
+
+    def synthesize(self, texts, embeddings, **kwargs):
+        self.seen.append((self.speed, self.pitch_shift))
+        return [np.zeros((80, 10), np.float32) for _ in texts]
+
+
+def test_store_engine_passes_speed_and_pitch_to_the_synthesizer(rtvc_synthesizer, tmp_path):
+    from pathlib import Path
+
+    spy = SpySynthesizer()
+    engine = StoreEngine(store=EmptyStore(), models={"synthesizer": ("spy", spy)})
+    assert engine.supports_controls()
+    emb = np.ones(256, np.float32) / 16
+    engine.synthesize(["Hello."], emb, seed=0, progress=lambda f, m: None, cancel=None, speed=1.5,
+                      pitch_shift=-2.0)
+    engine.synthesize(["Hello."], emb, seed=0, progress=lambda f, m: None, cancel=None)
+    assert spy.seen == [(1.5, -2.0), (1.0, 0.0)]  # for that call only
+    # Told from the file's header, without loading it: the demo synthesizer has them, a Tacotron not.
+    demo = Path(__file__).resolve().parents[1] / "pretrained" / "demo-synthesizer.safetensors"
+    (tmp_path / "tacotron.pt").write_bytes(b"PK\x03\x04 not loaded")
+    engine = StoreEngine(store=FileStore({"demo": demo, "tacotron": tmp_path / "tacotron.pt"}))
+    engine.select("synthesizer", "demo")
+    assert engine.supports_controls() and "synthesizer" not in engine._loaded
+    engine.select("synthesizer", "tacotron")
+    assert not engine.supports_controls()
+    engine = StoreEngine(store=EmptyStore(), models={"synthesizer": ("random rtvc", rtvc_synthesizer)})
+    assert not engine.supports_controls()
+
+
+def test_speed_and_pitch_are_disabled_for_the_published_tacotron(qtbot, window):
+    gp = window.generate_panel
+    qtbot.waitUntil(lambda: not gp.speed_box.isEnabled(), timeout=T)
+    assert not gp.pitch_box.isEnabled() and gp.speed is None and gp.pitch_shift is None
+    assert "cannot change its speed or pitch" in gp.speed_box.toolTip()

@@ -4,6 +4,7 @@ batching independence, long text in bounded batches, cancellation."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,3 +119,41 @@ def test_text_problems_and_cancel(quick_synth, caplog):
     cancel.set()
     with pytest.raises(Cancelled):
         pipe.clone(TEXT, FakeEncoder().embed_utterance(None), cancel=cancel)
+
+
+DEMO_SYNTHESIZER = Path(__file__).resolve().parents[1] / "pretrained" / "demo-synthesizer.safetensors"
+
+
+def test_speed_and_pitch_shift_per_call_with_the_demo_synthesizer():
+    from models.synthesizer import load_synthesizer
+
+    synth = load_synthesizer(DEMO_SYNTHESIZER)
+    pipe = Pipeline(FakeEncoder(), synth, GriffinLim(n_iter=2))
+    emb = FakeEncoder().embed_utterance(None)
+    text = "The quick brown fox jumps over the lazy dog near the river bank."
+    (normal,) = pipe.synthesize(text, emb, seed=0)
+    (fast,) = pipe.synthesize(text, emb, seed=0, speed=2.0)
+    (slow,) = pipe.synthesize(text, emb, seed=0, speed=0.5)
+    assert fast.shape[1] / normal.shape[1] == pytest.approx(0.5, abs=0.08)
+    assert slow.shape[1] / normal.shape[1] == pytest.approx(2.0, abs=0.2)
+    (higher,) = pipe.synthesize(text, emb, seed=0, pitch_shift=5.0)
+    assert higher.shape == normal.shape and not np.allclose(higher, normal)
+    assert synth.speed == 1.0 and synth.pitch_shift == 0.0  # for that call only
+    wav = pipe.clone(text, emb, seed=0, speed=2.0)
+    assert len(wav) == (fast.shape[1] - 1) * 200  # clone, iter_sentences and stream take them too
+    assert synth.speed == 1.0
+    with pytest.raises(ValueError, match="0.25..4"):
+        pipe.synthesize(text, emb, speed=8.0)
+    assert synth.speed == 1.0
+
+
+def test_controls_refused_by_a_synthesizer_without_them(quick_synth):
+    from models.pipeline import ControlsError
+    from models.synthesizer import has_controls
+
+    pipe, _ = make(quick_synth)
+    emb = FakeEncoder().embed_utterance(None)
+    assert not has_controls(quick_synth)
+    assert len(pipe.synthesize("Hello there.", emb, seed=0, speed=1.0, pitch_shift=0.0)) == 1  # neutral: fine
+    with pytest.raises(ControlsError, match="only the demo synthesizer"):
+        pipe.synthesize("Hello there.", emb, seed=0, speed=2.0)

@@ -187,7 +187,8 @@ class OutputStream:
     The producer calls :meth:`write` with 16 kHz chunks (resampled here to the device rate, blocking
     while the ring is full), then :meth:`finish`; :meth:`drain` waits until everything was played.
     The callback plays silence when the ring is empty and counts an underrun if more audio was
-    still expected.
+    still expected. It multiplies what it plays by `gain` (0..1, the volume) in place, so a change
+    is heard at once; :attr:`position` is how far playback has got.
     """
 
     def __init__(self, device_rate: int, seconds: float = 20.0) -> None:
@@ -195,6 +196,8 @@ class OutputStream:
         self.ring = RingBuffer(int(seconds * device_rate))
         self.underruns = 0
         self.played = 0  # samples delivered to the device (device rate)
+        self.gain = 1.0  # volume, applied by the callback
+        self.latency = 0.0  # seconds from the callback to the speaker (the backend sets it)
         self.finished = False  # the producer has no more audio
         self.stopped = threading.Event()
         self.gate: StartGate | None = None  # while set, playback waits for gate.ready()
@@ -211,6 +214,8 @@ class OutputStream:
             return
         out = outdata[:frames, 0]
         n = self.ring.read_into(out)
+        if self.gain != 1.0:
+            out[:n] *= self.gain  # in place: no allocation in the callback
         if n < frames:
             outdata[n:frames] = 0.0
             if not self.finished and self.played + n > 0:  # a gap after playback began
@@ -249,6 +254,11 @@ class OutputStream:
             self.ring.write(self._resampler.resample_chunk(np.zeros(0, np.float32), last=True))
         self.finished = True
         self.start()
+
+    @property
+    def position(self) -> float:
+        """Seconds of audio heard so far: delivered to the device, less the device's latency."""
+        return max(0.0, self.played / self.device_rate - self.latency)
 
     @property
     def pending_seconds(self) -> float:
@@ -381,6 +391,10 @@ class SoundDeviceBackend:
         sd_stream = self._sd.OutputStream(device=info.index, samplerate=rate, channels=1,
                                           dtype="float32", callback=stream._callback)
         sd_stream.start()
+        try:
+            stream.latency = float(sd_stream.latency)
+        except (TypeError, ValueError, AttributeError):
+            pass  # position then counts from the callback
         stream._closer = sd_stream.close
         return stream
 

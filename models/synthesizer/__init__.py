@@ -9,7 +9,7 @@ from models.synthesizer.config import PRESETS, TacotronConfig
 from models.synthesizer.synthesizer import Synthesizer
 from models.synthesizer.tacotron import PRECISIONS, Tacotron
 
-__all__ = ["PRECISIONS", "PRESETS", "Synthesizer", "Tacotron", "TacotronConfig", "load_synthesizer"]
+__all__ = ["PRECISIONS", "PRESETS", "Synthesizer", "Tacotron", "TacotronConfig", "has_controls", "load_synthesizer"]
 
 
 def load_synthesizer(path: str | Path, precision: str = "auto"):
@@ -22,3 +22,9 @@ def load_synthesizer(path: str | Path, precision: str = "auto"):
 
         return PhoneSynthesizer.from_file(path)
     return Synthesizer.from_file(path, precision=precision)
+
+
+def has_controls(synthesizer: object) -> bool:
+    """Whether `synthesizer` has a speaking rate (`speed`, 0.25..4) and a `pitch_shift` (semitones,
+    -12..12): the demo synthesizer has both, the published Tacotron neither."""
+    return hasattr(synthesizer, "speed") and hasattr(synthesizer, "pitch_shift")

@@ -49,8 +49,13 @@ class Engine(Protocol):
         Raises models.text.TextError when there is nothing to say."""
 
     def synthesize(self, texts: list[str], embedding: np.ndarray, *, seed: int | None, progress: Progress,
-                   cancel: Cancel) -> list[np.ndarray]:
-        """Chunks -> list of (80, T) mels in [-4, 4], one per chunk."""
+                   cancel: Cancel, speed: float | None = None,
+                   pitch_shift: float | None = None) -> list[np.ndarray]:
+        """Chunks -> list of (80, T) mels in [-4, 4], one per chunk. `speed` (0.25..4, >1 faster) and
+        `pitch_shift` (semitones, -12..12) apply to this call; None leaves the synthesizer as it is."""
+
+    def supports_controls(self) -> bool:
+        """Whether the selected synthesizer has speed and pitch controls (the demo one does)."""
 
     def vocode(self, mel: np.ndarray, *, seed: int | None, progress: Progress,
                cancel: Cancel) -> Iterator[np.ndarray]:
@@ -205,8 +210,23 @@ class StoreEngine:
 
         return text_chunks(text)
 
-    def synthesize(self, texts, embedding, *, seed, progress, cancel):
-        return list(self._pipe().synthesize(list(texts), embedding, seed=seed, progress=progress, cancel=cancel))
+    def synthesize(self, texts, embedding, *, seed, progress, cancel, speed=None, pitch_shift=None):
+        return list(self._pipe().synthesize(list(texts), embedding, seed=seed, progress=progress, cancel=cancel,
+                                            speed=speed, pitch_shift=pitch_shift))
+
+    def supports_controls(self) -> bool:
+        """From the loaded model, else from the file's header (without loading it or importing torch)."""
+        name = self._selected.get("synthesizer", "")
+        known = self._loaded.get("synthesizer") or self._given.get("synthesizer")
+        if known is not None and known[0] == name:
+            model = known[1]
+            return model is not None and hasattr(model, "speed") and hasattr(model, "pitch_shift")
+        try:
+            path = self.store.path(name)
+        except Exception as e:  # a broken manifest: say no, generation reports the problem
+            log.debug("no synthesizer file for %s: %s", name, e)
+            return False
+        return path is not None and safetensors_kind(Path(path)) == PHONE_SYNTHESIZER
 
     def vocode(self, mel, *, seed, progress, cancel):
         from models.guard import check_finite
@@ -218,6 +238,28 @@ class StoreEngine:
                 yield check_finite(chunk, "audio", source)  # a damaged model is named, not played
         else:
             yield check_finite(vocoder.vocode(mel, seed=seed, progress=progress, cancel=cancel), "audio", source)
+
+
+PHONE_SYNTHESIZER = "phone-synthesizer"  # models.synthesizer.phone_synthesizer.KIND (has speed and pitch)
+
+
+def safetensors_kind(path: Path) -> str | None:
+    """The model kind in one of our .safetensors headers, read without safetensors or torch (None when
+    the file is not one of ours)."""
+    import json
+
+    if path.suffix != ".safetensors":
+        return None
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 0 < n < 100_000_000:
+                return None
+            header = json.loads(f.read(n))
+        return (header.get("__metadata__") or {}).get("kind")
+    except (OSError, ValueError, AttributeError) as e:
+        log.debug("cannot read the header of %s: %s", path, e)
+        return None
 
 
 def _warm_vocoder(vocoder) -> None:

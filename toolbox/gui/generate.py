@@ -1,4 +1,4 @@
-"""The Generate panel: text, actions, seed, model pickers, output device and progress."""
+"""The Generate panel: text, speed and pitch, actions, seed, model pickers, output device and progress."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -20,6 +21,11 @@ from PySide6.QtWidgets import (
 
 from toolbox.gui.engine import GRIFFIN_LIM, KINDS
 
+SPEED_TIP = "How fast the voice speaks: 1× is normal, 2× twice as fast, 0.5× half as fast"
+PITCH_TIP = ("Make the voice higher (above 0) or deeper (below 0), in semitones: 12 is an octave. The whole "
+             "voice moves, so it sounds like a higher or deeper voice rather than the same one singing")
+NO_CONTROLS_TIP = ("The chosen synthesizer cannot change its speed or pitch (the demo synthesizer can): "
+                   "pick it under Synthesizer to use these")
 DEFAULT_TEXT = ("Welcome to the toolbox! To begin, record your voice, load a file or pick an utterance "
                 "from a dataset.\nThen type some text here and press Synthesize and play.")
 
@@ -35,6 +41,23 @@ class GeneratePanel(QWidget):
         self.text.setToolTip("The text to speak. Long texts are spoken sentence by sentence. "
                              "Ctrl+Enter speaks it; Tab moves on to the buttons")
         self.text.setTabChangesFocus(True)
+        self.speed_box = QDoubleSpinBox()
+        self.speed_box.setRange(0.25, 4.0)
+        self.speed_box.setSingleStep(0.05)
+        self.speed_box.setDecimals(2)
+        self.speed_box.setValue(1.0)
+        self.speed_box.setSuffix("×")
+        self.pitch_box = QDoubleSpinBox()
+        self.pitch_box.setRange(-12.0, 12.0)
+        self.pitch_box.setSingleStep(1.0)
+        self.pitch_box.setDecimals(1)
+        self.pitch_box.setValue(0.0)
+        self.speed_label = QLabel("Speed")
+        self.pitch_label = QLabel("Pitch")
+        self.speed_label.setBuddy(self.speed_box)
+        self.pitch_label.setBuddy(self.pitch_box)
+        self._controls_supported = True
+        self._running = False
         self.both_button = QPushButton("Synthesize and play")
         self.both_button.setToolTip("Speak the text in the chosen voice and play it as it is made  [Ctrl+Enter]")
         self.synth_button = QPushButton("Spectrogram only")
@@ -87,9 +110,18 @@ class GeneratePanel(QWidget):
         seed_row.addWidget(self.seed_box)
         options.addLayout(seed_row, 0, 4)
         options.addWidget(self.enhance_check, 1, 4)
+        controls = QGridLayout()
+        controls.addWidget(self.speed_label, 0, 0)
+        controls.addWidget(self.speed_box, 0, 1)
+        controls.addWidget(self.pitch_label, 1, 0)
+        controls.addWidget(self.pitch_box, 1, 1)
+        controls.setRowStretch(2, 1)
+        text_row = QHBoxLayout()
+        text_row.addWidget(self.text, 1)
+        text_row.addLayout(controls)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.text, 1)
+        layout.addLayout(text_row, 1)
         layout.addLayout(actions)
         layout.addLayout(options)
         layout.addWidget(self.progress)
@@ -127,6 +159,24 @@ class GeneratePanel(QWidget):
         return self.model_boxes[kind].currentText()
 
     @property
+    def speed(self) -> float | None:
+        """The speaking rate for the next generation, or None when the synthesizer has no such control."""
+        return self.speed_box.value() if self._controls_supported else None
+
+    @property
+    def pitch_shift(self) -> float | None:
+        """Semitones for the next generation, or None when the synthesizer has no such control."""
+        return self.pitch_box.value() if self._controls_supported else None
+
+    def set_controls_supported(self, supported: bool) -> None:
+        """Offer speed and pitch only for a synthesizer that has them; otherwise say why they are grey."""
+        self._controls_supported = bool(supported)
+        for widget, tip in ((self.speed_box, SPEED_TIP), (self.speed_label, SPEED_TIP),
+                            (self.pitch_box, PITCH_TIP), (self.pitch_label, PITCH_TIP)):
+            widget.setEnabled(self._controls_supported and not self._running)
+            widget.setToolTip(tip if self._controls_supported else NO_CONTROLS_TIP)
+
+    @property
     def seed(self) -> int | None:
         return self.seed_box.value() if self.seed_check.isChecked() else None
 
@@ -136,12 +186,14 @@ class GeneratePanel(QWidget):
             self.seed_box.setValue(seed)
 
     def set_running(self, running: bool, have_voice: bool, have_mels: bool) -> None:
+        self._running = running
         self.both_button.setEnabled(not running and have_voice)
         self.synth_button.setEnabled(not running and have_voice)
         self.vocode_button.setEnabled(not running and have_mels)
         self.stop_button.setEnabled(running)
         for box in self.model_boxes.values():
             box.setEnabled(not running)
+        self.set_controls_supported(self._controls_supported)
         if not have_voice:
             for b in (self.both_button, self.synth_button):
                 b.setToolTip("Record, load or pick a voice first")

@@ -34,6 +34,7 @@ from toolbox.gui.engine import Engine
 from toolbox.gui.generate import GeneratePanel
 from toolbox.gui.menus import install_menus
 from toolbox.gui.outputs import OutputsPanel
+from toolbox.gui.playback import PlaybackBar
 from toolbox.gui.player import Player
 from toolbox.gui.projection import Projector
 from toolbox.gui.recorder import Recorder
@@ -116,6 +117,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         self.generate_panel = GeneratePanel()
         self.generate_panel.set_seed(seed)
         self.spectrograms = SpectrogramPanel()
+        self.playback = PlaybackBar(self.player)
         self.outputs = OutputsPanel(profiles)
         self._build_layout()
 
@@ -130,6 +132,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         w.progress.connect(self._on_progress)
         w.finished.connect(self._on_finished)
         w.models_ready.connect(self._on_models_ready)
+        w.controls_supported.connect(self.generate_panel.set_controls_supported)
         self.recorder.recorded.connect(self._on_recorded)
         self.recorder.failed.connect(self.status.error)
         self.load_button.clicked.connect(self._browse_file)
@@ -155,7 +158,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         gp.model_changed.connect(self.models.select_model)
         gp.output_box.currentIndexChanged.connect(lambda _: setattr(self.player, "device",
                                                                      gp.output_box.currentData()))
-        self.outputs.replay.connect(lambda clip: self.player.play(clip.wav))
+        self.outputs.replay.connect(self._replay)
         self.outputs.clip_selected.connect(self._show_generated)
         self.outputs.export.connect(self._export)
         self.outputs.failed.connect(self.status.error)
@@ -211,7 +214,8 @@ class MainWindow(GenerationMixin, QMainWindow):
         grid.addWidget(map_box, 2, 0)
         grid.addWidget(spec_box, 2, 1)
         grid.addWidget(out_box, 2, 2)
-        grid.addWidget(self.status, 3, 0, 1, 3)
+        grid.addWidget(self.status, 3, 0, 1, 2)
+        grid.addWidget(self.playback, 3, 2)  # under the clip list, beside the messages: no extra height
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 5)
         grid.setColumnStretch(2, 2)
@@ -294,6 +298,10 @@ class MainWindow(GenerationMixin, QMainWindow):
             name = s.value(f"models/{kind}")
             if name and box.findText(str(name)) >= 0:
                 box.setCurrentText(str(name))  # emits model_changed -> the worker
+        self.playback.volume.setValue(int(float(s.value("playback/volume", 100))))
+        gp = self.generate_panel
+        gp.speed_box.setValue(float(s.value("generate/speed", 1.0)))
+        gp.pitch_box.setValue(float(s.value("generate/pitch_shift", 0.0)))
 
     def save_settings(self) -> None:
         s = self.settings
@@ -304,6 +312,9 @@ class MainWindow(GenerationMixin, QMainWindow):
             s.setValue("output_device", self.generate_panel.output_box.currentText())
         for kind in self.generate_panel.model_boxes:
             s.setValue(f"models/{kind}", self.generate_panel.model(kind))
+        s.setValue("playback/volume", self.playback.volume.value())
+        s.setValue("generate/speed", self.generate_panel.speed_box.value())
+        s.setValue("generate/pitch_shift", self.generate_panel.pitch_box.value())
         s.setValue("last_dir", self.last_dir)
         if self.datasets_root is not None:
             s.setValue("datasets_root", str(self.datasets_root))
@@ -418,7 +429,9 @@ class MainWindow(GenerationMixin, QMainWindow):
 
     def _play_voice(self) -> None:
         if self.voice is not None and self.voice.wav is not None:
-            self.player.play(self.voice.wav)
+            self.playback.show_voice(self.voice)
+            if self.player.play(self.voice.wav):
+                self.playback.playing_shown()
 
     def _on_map_pick(self, kind: str, key: int) -> None:
         if kind == "session":
@@ -500,6 +513,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         self.projector.close()  # terminates the process; joined below while the worker also stops
         self.recorder.blockSignals(True)
         self.recorder.stop()
+        self.playback.stop()
         self.player.stop()
         downloads = getattr(self, "download_dialog", None)
         if downloads is not None:

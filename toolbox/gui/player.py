@@ -3,6 +3,8 @@
 The GUI thread calls :meth:`Player.play` / :meth:`Player.start_stream` + :meth:`Player.feed`,
 which never block: chunks go to a queue that a feeder thread writes into the output stream's ring
 buffer (that write blocks when the ring is full, so it must not happen on the GUI thread).
+:attr:`Player.position` tells how far the current playback has got (a GUI timer polls it) and
+:attr:`Player.volume` scales what is played, at once, also mid-clip.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Player(QObject):
         self._thread: threading.Thread | None = None
         self._ended.connect(self._on_ended)
         self.underruns = 0
+        self._volume = 1.0
 
     @property
     def available(self) -> bool:
@@ -45,6 +48,23 @@ class Player(QObject):
     @property
     def playing(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def position(self) -> float | None:
+        """Seconds played of the current clip or stream, or None when nothing is playing."""
+        stream = self._stream
+        return stream.position if stream is not None and self.playing else None
+
+    @property
+    def volume(self) -> float:
+        """Gain applied to everything played, 0..1 (1: as generated)."""
+        return self._volume
+
+    @volume.setter
+    def volume(self, value: float) -> None:
+        self._volume = min(1.0, max(0.0, float(value)))
+        if self._stream is not None:
+            self._stream.gain = self._volume
 
     def play(self, wav: np.ndarray) -> bool:
         """Play a whole (L,) 16 kHz clip (stopping what was playing)."""
@@ -68,6 +88,7 @@ class Player(QObject):
             return False
         if gate is not None:
             stream.hold(gate)
+        stream.gain = self._volume
         self._session += 1
         q: queue.Queue = queue.Queue()
         self._queue, self._stream = q, stream

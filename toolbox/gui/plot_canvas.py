@@ -9,6 +9,9 @@ Artists are still created once and updated in place (docs/style.md habit 10).
 
 `after_draw()` (run on the render thread) may return a snapshot (e.g. frozen transforms) that is
 stored in :attr:`PlotCanvas.snapshot` for hit-testing on the GUI thread.
+
+Colours follow the widget's palette (:mod:`toolbox.gui.plot_theme`), also when it changes while
+the window is open (a PaletteChange or ApplicationPaletteChange event queues a recolouring).
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PySide6.QtCore import QRect, QTimer, Signal
+from PySide6.QtCore import QEvent, QRect, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QWidget
+
+from toolbox.gui.plot_theme import PlotTheme, apply_theme, theme_for
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +61,9 @@ class PlotCanvas(QWidget):
         self._timer = QTimer(self, singleShot=True, interval=interval_ms)
         self._timer.timeout.connect(self._start_render)
         self._done.connect(self._on_done)
-        self.background = QColor(figure.get_facecolor()[0] * 255, figure.get_facecolor()[1] * 255,
-                                 figure.get_facecolor()[2] * 255)
+        self.theme: PlotTheme = theme_for(self.palette())
+        self.background = QColor(self.theme.background)
+        self.mutate(lambda: self.apply_theme(self.theme))  # after the subclass made its artists
 
     # -- GUI thread API ------------------------------------------------------------------------------
     def mutate(self, fn: Callable[[], None]) -> None:
@@ -78,6 +84,19 @@ class PlotCanvas(QWidget):
         with self._lock:
             queued = bool(self._queue)
         return not (queued or self._rendering or self._dirty or self._timer.isActive())
+
+    def follow_palette(self) -> None:
+        """Recolour the plot for the widget's current palette (dark or light), if that changed it."""
+        theme = theme_for(self.palette())
+        if theme != self.theme:
+            self.theme = theme
+            self.background = QColor(theme.background)
+            self.mutate(lambda: self.apply_theme(theme))
+            self.update()
+
+    def apply_theme(self, theme: PlotTheme) -> None:
+        """Render thread: recolour the figure. Subclasses extend it for their own data colours."""
+        apply_theme(self.figure, theme)
 
     def after_draw(self):
         """Override: a snapshot taken on the render thread right after drawing."""
@@ -148,6 +167,11 @@ class PlotCanvas(QWidget):
         if self._image is not None:
             p.drawImage(QRect(0, 0, self.width(), self.height()), self._image)
         p.end()
+
+    def changeEvent(self, event) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.follow_palette()
+        super().changeEvent(event)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from models.audio import HOP_LENGTH, SAMPLE_RATE
 from toolbox.gui.plot_canvas import PlotCanvas
+from toolbox.gui.plot_theme import MUTED
 
 EMBED_RANGE = (0.0, 0.30)  # fixed colour scale for the 16x16 embedding heatmap
 MEL_RANGE = (-4.0, 4.0)
@@ -54,7 +55,7 @@ class UtteranceView(PlotCanvas):
         self.mel_ax.tick_params(labelsize=7)
         self.mel_ax.set_title(f"{title}: mel spectrogram", fontsize=9, loc="left")
         self.note = self.mel_ax.text(0.5, 0.5, "", ha="center", va="center", transform=self.mel_ax.transAxes,
-                                     fontsize=9, color="#666666")
+                                     fontsize=9, color="#666666", gid=MUTED)
         self.title_text = self.mel_ax.get_title()
         self.note_text = ""
         self.embed_img.set_visible(False)

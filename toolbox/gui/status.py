@@ -20,6 +20,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
+from toolbox.gui.plot_theme import is_dark
+
 log = logging.getLogger(__name__)
 
 
@@ -72,18 +74,18 @@ class StatusArea(QPlainTextEdit):
         self.errors: list[str] = []
 
     def info(self, text: str) -> None:
-        self._add(text, "#333333")
+        self._add(text, None)  # the palette's text colour, light or dark
 
     def error(self, text: str) -> None:
         self.errors.append(text)
-        self._add(text, "#b00020")
+        self._add(text, "#ff6b6b" if is_dark(self.palette()) else "#b00020")  # readable on either
 
-    def _add(self, text: str, colour: str) -> None:
+    def _add(self, text: str, colour: str | None) -> None:
         from html import escape
 
         stamp = time.strftime("%H:%M:%S")
-        self.appendHtml(f'<span style="color:#888">{stamp}</span> <span style="color:{colour}">'
-                        f"{escape(text)}</span>")
+        style = f' style="color:{colour}"' if colour else ""
+        self.appendHtml(f'<span style="color:#888">{stamp}</span> <span{style}>{escape(text)}</span>')
         self.moveCursor(QTextCursor.MoveOperation.End)
 
     def last_line(self) -> str:

@@ -4,7 +4,9 @@
 projection of the utterance's mean mel (so different voices land in different places), the
 "synthesizer" returns one smooth mel per sentence and the "vocoder" streams a tone per 1600
 samples. `delay` slows every step down (seconds) so tests can cancel mid-run; `fail` maps a method
-name to an exception it raises.
+name to an exception it raises. Like the demo synthesizer it has speed and pitch controls (unless
+`controls=False`, like the published Tacotron): speed divides the mel's length, and every call's
+(speed, pitch_shift) is kept in :attr:`FakeEngine.controls_seen`.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ HOP = 200
 
 
 class FakeEngine:
-    def __init__(self, delay: float = 0.0, fail: dict[str, Exception] | None = None) -> None:
+    def __init__(self, delay: float = 0.0, fail: dict[str, Exception] | None = None,
+                 controls: bool = True) -> None:
         self.delay = delay
         self.fail = dict(fail or {})
+        self.controls = controls
+        self.controls_seen: list[tuple[float | None, float | None]] = []
         self.selected = self.defaults()
         self.loads: list[str] = []
         self.calls: list[str] = []
@@ -63,13 +68,20 @@ class FakeEngine:
             raise ValueError("the text is empty")
         return sentences
 
-    def synthesize(self, texts, embedding, *, seed, progress, cancel) -> list[np.ndarray]:
+    def supports_controls(self) -> bool:
+        return self.controls
+
+    def synthesize(self, texts, embedding, *, seed, progress, cancel, speed=None,
+                   pitch_shift=None) -> list[np.ndarray]:
         self._maybe_fail("synthesize")
+        if not self.controls and (speed not in (None, 1.0) or pitch_shift not in (None, 0.0)):
+            raise ValueError("this synthesizer has no speed or pitch control")
+        self.controls_seen.append((speed, pitch_shift))
         sentences = self.split(texts) if isinstance(texts, str) else list(texts)
         rng = np.random.default_rng(seed)
         mels = []
         for i, s in enumerate(sentences):
-            frames = 10 + 5 * len(s.split())
+            frames = max(2, round((10 + 5 * len(s.split())) / (speed or 1.0)))
             t = np.linspace(0, 1, frames)
             f = np.linspace(0, 1, 80)[:, None]
             mel = 3 * np.sin(2 * np.pi * (f * 2 + t * (i + 1))) - 1 + 0.1 * rng.standard_normal((80, frames))

@@ -17,6 +17,7 @@ from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtWidgets import QToolTip
 
 from toolbox.gui.plot_canvas import PlotCanvas
+from toolbox.gui.plot_theme import MUTED, style_legend
 from toolbox.gui.session import KnownSpeakers, Utterance, speaker_colour
 
 MARKERS = {"real": "o", "generated": "X", "profile": "D"}
@@ -46,7 +47,7 @@ class VoiceMap(PlotCanvas):
         for sc in (self.known_sc, self.current_sc, *self.session_sc.values()):
             sc.set_clip_on(False)  # a point on the frame is drawn whole
         self.message = self.ax.text(0.5, 0.02, "", ha="center", va="bottom", transform=self.ax.transAxes,
-                                    fontsize=8, color="#555555")
+                                    fontsize=8, color="#555555", gid=MUTED)
         self._legend = None
         # GUI-side state (the figure belongs to the render thread)
         self.known: KnownSpeakers | None = None
@@ -123,6 +124,8 @@ class VoiceMap(PlotCanvas):
                         markeredgewidth=2.0 if label == "current voice" else 0.5) for label, m, c, ms in handles]
         self._legend = self.ax.legend(handles=lines, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
                                       borderaxespad=0.0, framealpha=0.8) if lines else None
+        if self._legend is not None:
+            style_legend(self._legend, self.theme)
 
     LEGEND_PT = 128.0  # room for the legend on the right (labels are cut to fit)
 

@@ -32,8 +32,8 @@ def join_mels(mels: list[np.ndarray], gap_frames: int = 12) -> np.ndarray:
 
 
 class GenerationMixin:
-    """Needs the MainWindow attributes: models, player, generate_panel, spectrograms, outputs, status,
-    voice, mels, job, job_mode, clip, add_utterance, generation_finished."""
+    """Needs the MainWindow attributes: models, player, playback, generate_panel, spectrograms, outputs,
+    status, voice, mels, job, job_mode, clip, add_utterance, generation_finished."""
 
     _gate: StartGate | None = None
 
@@ -76,13 +76,15 @@ class GenerationMixin:
             self.outputs.add_clip(self.clip)  # selects it: the generated panel follows
             if self.player.available:
                 self._gate = StartGate()  # fed by the worker's progress: start without later gaps
-                self.player.start_stream(self._gate)
+                if self.player.start_stream(self._gate):
+                    self.playback.playing_shown()  # the new clip is selected, so shown
         self.job_mode = mode
         self._job_mels = [] if mode != "vocode" else mels
         gp.show_progress(0.0, 0.0)
         self.job = self.models.generate(mode=mode, text=text,
                                         embedding=voice.embedding if voice is not None else None,
-                                        mels=mels, seed=gp.seed, vocoder=gp.model("vocoder"))
+                                        mels=mels, seed=gp.seed, vocoder=gp.model("vocoder"),
+                                        speed=gp.speed, pitch_shift=gp.pitch_shift)
         self._update_actions()
         return self.job
 
@@ -144,6 +146,7 @@ class GenerationMixin:
                 clip.chunks = [enhance(clip.wav)]  # webrtcvad on a few seconds of audio: milliseconds
         if clip is not None:
             self.outputs.refresh_clip(clip)
+            self.playback.refresh()
             if outcome == "done" and clip.chunks:
                 u = self.add_utterance(clip.wav, f"{clip.speaker} generated {clip.name}", clip.speaker,
                                        kind="generated")
@@ -155,6 +158,7 @@ class GenerationMixin:
     def _show_generated(self, clip: Clip | None) -> None:
         """The generated panel shows `clip` (the selected one): its mels and, once known, its embedding."""
         view = self.spectrograms.generated
+        self.playback.show_clip(clip)
         if clip is None:
             view.show_mel(None, "select a clip")
             view.show_embedding(None)
@@ -172,6 +176,11 @@ class GenerationMixin:
         self.outputs._update_buttons()
 
     # -- outputs --------------------------------------------------------------------------------------
+    def _replay(self, clip: Clip) -> None:
+        self.playback.show_clip(clip)
+        if self.player.play(clip.wav):
+            self.playback.playing_shown()
+
     def _export(self, clip: Clip, path: Path, subtype: str = "PCM_16") -> None:
         wav = clip.wav
         run_task(lambda: write_clip(path, wav, subtype), lambda p: self.status.info(f"Saved {p}"),

@@ -31,6 +31,7 @@ class GenerateRequest:
     """One click of Synthesize / Vocode.
 
     mode: "both" (synthesize then vocode while streaming), "synthesize" or "vocode" (`mels` given).
+    speed, pitch_shift: the synthesizer's controls for this job (None: leave them alone).
     """
 
     job: int
@@ -40,6 +41,8 @@ class GenerateRequest:
     mels: list[np.ndarray] = field(default_factory=list)
     seed: int | None = None
     vocoder: str = ""
+    speed: float | None = None
+    pitch_shift: float | None = None
 
 
 class ModelWorker(QObject):
@@ -53,6 +56,7 @@ class ModelWorker(QObject):
     progress = Signal(int, float, float)  # job, fraction in [0, 1], real-time factor (0 if unknown)
     finished = Signal(int, str)  # job, "done" | "cancelled" | "failed"
     models_ready = Signal(str)
+    controls_supported = Signal(bool)  # the selected synthesizer has speed and pitch controls
 
     def __init__(self, engine: Engine) -> None:
         super().__init__()
@@ -76,6 +80,17 @@ class ModelWorker(QObject):
     @Slot(str, str)
     def select_model(self, kind: str, name: str) -> None:
         self.engine.select(kind, name)
+        if kind == "synthesizer":
+            self._report_controls()
+
+    def _report_controls(self) -> None:
+        check = getattr(self.engine, "supports_controls", None)
+        try:
+            supported = bool(check()) if check is not None else False
+        except Exception as e:  # an engine that cannot tell: the controls are offered as disabled
+            log.warning("cannot tell whether the synthesizer has speed and pitch controls: %s", e)
+            supported = False
+        self.controls_supported.emit(supported)
 
     @Slot(object)
     def warm_up(self, kinds) -> None:
@@ -86,6 +101,8 @@ class ModelWorker(QObject):
             try:
                 self.status.emit(f"Loading {kind}…")
                 self.status.emit(f"Loaded {self.engine.ensure(kind)}")
+                if kind == "synthesizer":
+                    self._report_controls()  # now from the loaded model
             except Exception as e:
                 log.warning("could not load %s: %s", kind, e)
                 self.failed.emit(f"Loading the {kind}", str(e))
@@ -154,7 +171,8 @@ class ModelWorker(QObject):
                 seed = None if req.seed is None else req.seed + i  # chunk i uses seed + i, as models.pipeline
                 if synth:
                     (mel,) = self.engine.synthesize([text], req.embedding, seed=seed, cancel=event,
-                                                    progress=lambda f, m="", r=report: r(f, m, 0.0, share))
+                                                    progress=lambda f, m="", r=report: r(f, m, 0.0, share),
+                                                    speed=req.speed, pitch_shift=req.pitch_shift)
                     check()
                     self.mel_ready.emit(job, i, mel)
                 else:
