@@ -16,7 +16,7 @@ import numpy as np
 from models.audio import SAMPLE_RATE, load_audio
 from models.guard import check_embedding, check_finite
 from models.text import TextError, encode_text, split_text
-from models.vocoding import Progress, Vocoder, check_cancel
+from models.vocoding import Progress, Vocoder, check_cancel, synthesized_input
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +127,12 @@ class Pipeline:
 
     def vocode(self, mels: Sequence[np.ndarray], seed: int | None = None, progress: Progress | None = None,
                cancel: threading.Event | None = None) -> list[np.ndarray]:
-        """One waveform (L_i,) per mel; mel i uses seed + i. Progress is reported per mel."""
+        """One waveform (L_i,) per synthesized mel (made contrast-ready for the vocoder:
+        models.vocoding.synthesized_input); mel i uses seed + i. Progress is reported per mel."""
         out = []
         for i, mel in enumerate(mels):
             check_cancel(cancel, "vocoding")
+            mel = synthesized_input(mel, self.vocoder)
             out.append(self._checked(self.vocoder.vocode(mel, seed=_offset(seed, i), cancel=cancel)))
             if progress is not None:
                 progress((i + 1) / len(mels), f"vocoded {i + 1}/{len(mels)}")
@@ -163,7 +165,8 @@ class Pipeline:
             for j, mel in enumerate(mels):
                 i = start + j
                 check_cancel(cancel, "voice cloning")
-                wav = self._checked(self.vocoder.vocode(mel, seed=_offset(seed, i), cancel=cancel))
+                wav = self._checked(self.vocoder.vocode(synthesized_input(mel, self.vocoder), seed=_offset(seed, i),
+                                                        cancel=cancel))
                 if progress is not None:
                     progress((start + 0.8 * len(group) + 0.2 * (j + 1)) / n, f"sentence {i + 1}/{n}")
                 yield wav if i == 0 else np.concatenate([silence, wav])
@@ -202,7 +205,8 @@ class Pipeline:
             # player can estimate the time left (see toolbox.audio_io.StartGate).
             vocoding = None if progress is None else _scaled(progress, (i + STREAM_SYNTH_SHARE) / n,
                                                              (1 - STREAM_SYNTH_SHARE) / n, f"sentence {i + 1}/{n}")
-            for part in self.vocoder.stream(mel, seed=_offset(seed, i), progress=vocoding, cancel=cancel):
+            for part in self.vocoder.stream(synthesized_input(mel, self.vocoder), seed=_offset(seed, i),
+                                           progress=vocoding, cancel=cancel):
                 yield self._checked(part)
         if progress is not None:
             progress(1.0, "done")

@@ -262,6 +262,43 @@ def test_phase_losses_skip_the_chosen_items_and_consistency_is_zero_for_a_real_s
     assert float(consistency_loss(log_mag, audio, config, window)) > 0.3
 
 
+def test_synthesized_mels_get_the_vocoders_contrast_and_real_ones_do_not(tmp_path):
+    from models.pipeline import Pipeline
+    from models.vocoding import enhance_contrast, synthesized_input
+
+    rng = np.random.default_rng(0)
+    mel = np.clip(rng.normal(-1.0, 0.8, (80, 50)), -4, 4).astype(np.float32)
+    mel[:, :5] = -4.0  # silence stays silence
+    out = enhance_contrast(mel, 1.5)
+    np.testing.assert_array_equal(out[:, :5], mel[:, :5])
+    sound = mel[:, 5:]
+    mean = sound.mean(axis=1, keepdims=True)
+    unclipped = np.abs(mean + 1.5 * (sound - mean)) < 4
+    np.testing.assert_allclose(out[:, 5:][unclipped], (mean + 1.5 * (sound - mean))[unclipped], atol=1e-5)
+    assert out.min() >= -4 and out.max() <= 4 and not np.shares_memory(out, mel)
+
+    net = IstftNet(dataclasses.replace(IstftConfig.tiny(), synthesized_mel_contrast=1.3))
+    path = IstftVocoder(net).save(tmp_path / "v.safetensors")
+    voc = IstftVocoder.from_file(path)
+    assert voc.synthesized_mel_contrast == pytest.approx(1.3)
+    np.testing.assert_array_equal(synthesized_input(mel, voc), enhance_contrast(mel, 1.3))
+    assert synthesized_input(mel, object()) is mel  # Griffin-Lim, WaveRNN: as it is
+    with pytest.raises(ValueError, match="synthesized_mel_contrast"):
+        IstftConfig(synthesized_mel_contrast=0.5)
+
+    seen = []
+
+    class Spy:
+        sample_rate, synthesized_mel_contrast = 16000, 1.3
+
+        def vocode(self, m, **_):
+            seen.append(m)
+            return np.zeros((m.shape[1] - 1) * 200, np.float32)
+
+    Pipeline(None, None, Spy()).vocode([mel])
+    np.testing.assert_array_equal(seen[0], enhance_contrast(mel, 1.3))
+
+
 # -- the bundled model -----------------------------------------------------------------------------
 
 

@@ -34,6 +34,10 @@ class IstftConfig:
     hop: int = 200
     sample_rate: int = 16_000
     max_log_magnitude: float = 4.6  # exp(4.6) ~ 100: caps the magnitude as a safety net
+    # How much a synthesizer's mel is contrast-enhanced before this vocoder renders it (1: not at all;
+    # models.vocoding.synthesized_input). Set when the model is exported, from measurements on
+    # training voices (pretrained/MODEL_CARD.md); real mels (resynthesis, `sv2tts vocode`) are never changed.
+    synthesized_mel_contrast: float = 1.0
 
     def __post_init__(self) -> None:
         if self.kernel % 2 != 1 or self.n_fft % self.hop or self.n_fft // self.hop < 2:
@@ -41,6 +45,8 @@ class IstftConfig:
         for name in ("n_mels", "dim", "intermediate", "layers", "n_fft", "hop", "sample_rate"):
             if not 0 < getattr(self, name) <= 1 << 16:
                 raise ValueError(f"IstftConfig.{name} = {getattr(self, name)} is out of range")
+        if not 1.0 <= self.synthesized_mel_contrast <= 3.0:
+            raise ValueError(f"IstftConfig.synthesized_mel_contrast = {self.synthesized_mel_contrast} is not in [1, 3]")
 
     @property
     def n_bins(self) -> int:

@@ -44,6 +44,7 @@ class IstftVocoder:
         self.sample_rate = net.config.sample_rate
         self.first_chunk, self.max_chunk = first_chunk, max_chunk
         self.name = name
+        self.synthesized_mel_contrast = net.config.synthesized_mel_contrast
 
     # -- construction ------------------------------------------------------------------------------
     @classmethod

@@ -229,9 +229,12 @@ class StoreEngine:
         return path is not None and safetensors_kind(Path(path)) == PHONE_SYNTHESIZER
 
     def vocode(self, mel, *, seed, progress, cancel):
+        """Audio chunks of a mel the synthesizer made (the toolbox vocodes no other)."""
         from models.guard import check_finite
+        from models.vocoding import synthesized_input
 
         vocoder = self._model("vocoder")
+        mel = synthesized_input(mel, vocoder)
         source = getattr(vocoder, "source", None) or f"the {self._selected.get('vocoder')} vocoder"
         if hasattr(vocoder, "stream"):
             for chunk in vocoder.stream(mel, seed=seed, progress=progress, cancel=cancel):
