@@ -22,6 +22,7 @@ generator per step, so the default run trains without them.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -232,7 +233,9 @@ def train_istft_vocoder(run_path: Path, data: Path, config: str = "default", res
             from models.vocoder.istft_vocoder import IstftVocoder
 
             start = IstftVocoder.from_file(cfg.init_from)
-            if start.config != model_cfg:
+            # the network must be the same; how synthesized mels are prepared for it may differ
+            same = dataclasses.replace(start.config, synthesized_mel_contrast=model_cfg.synthesized_mel_contrast)
+            if same != model_cfg:
                 raise ValueError(f"{cfg.init_from}: its model config differs from this run's ({start.config})")
             net.load_state_dict(start.net.state_dict())
         mel_loss = MultiScaleMelLoss(model_cfg.sample_rate).to(device)
