@@ -212,7 +212,10 @@ def cases(ws: dict[str, Path]) -> list[Case]:
         Case("silent reference", ["embed", f"{i}/silent.wav", "-o", f"{o}/e.npy", "--encoder", f"{i}/random.pt"],
              ["silent.wav", "silent"]),
         Case("silent reference to clone", ["clone", "--voice", f"{i}/silent.wav", "--text", TEXT, "-o", f"{o}/c.wav",
-                                           "--synthesizer", f"{i}/random.pt"], ["silent.wav", "silent"]),
+                                           "--encoder", f"{i}/random.pt", "--synthesizer", f"{i}/random.pt"],
+             ["silent.wav", "silent"]),
+        Case("missing model file", ["embed", voice, "-o", f"{o}/e.npy", "--encoder", f"{i}/missing.pt"],
+             ["missing.pt", "not found"]),
         Case("directory as audio", ["embed", f"{i}/folder.wav", "-o", f"{o}/e.npy"],
              ["folder.wav", "is a directory"]),
         Case("embed over a file", ["embed", voice, "-o", f"{o}/keep.npy"], ["keep.npy", "--force"]),
@@ -295,14 +298,53 @@ def test_reference_and_text_advice(workspace, tmp_path):
 
 
 # --------------------------------------------------------------------------------------- signals, disk
+# `python -m toolbox.cli ARGS`, run by runpy as -m does, with Ctrl-C handled as in a terminal: a
+# background job starts with SIGINT ignored, and Python keeps a SIGINT it inherited as ignored, so
+# the tests would otherwise depend on how pytest was started. With a module name, it stops at the
+# first import of that module, creates the marker file and waits there for the signal.
+_CLI = """
+import runpy, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
+module, marker, *args = sys.argv[1:]
+class StopAt:
+    def find_spec(self, name, path=None, target=None):
+        if name == module:
+            sys.meta_path.remove(self)
+            open(marker, "w").close()
+            time.sleep(300)
+        return None
+if module:
+    sys.meta_path.insert(0, StopAt())
+sys.argv = ["toolbox.cli", *args]
+runpy.run_module("toolbox.cli", run_name="__main__", alter_sys=True)
+"""
+
+
+def start_cli(args: list[str], env: dict[str, str] | None = None, stop_at: str = "",
+              marker: Path | None = None) -> subprocess.Popen:
+    """`python -m toolbox.cli ARGS` in the background (see _CLI); stdout and stderr are pipes (bytes)."""
+    return subprocess.Popen([sys.executable, "-c", _CLI, stop_at, str(marker or ""), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(**(env or {})))
+
+
+def signal_and_wait(proc: subprocess.Popen, sig: int, timeout: float = 60) -> tuple[bytes, str]:
+    """Send `sig`; (stdout, stderr) once the process has ended (a failure naming what it said if not)."""
+    proc.send_signal(sig)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"still running {timeout:.0f} s after signal {sig}: {error_lines(err.decode(errors='replace'))}")
+    return out, err.decode(errors="replace")
+
+
 def _start_clone(out: Path | str, voice: Path, sentences: int = 400,
                  env: dict[str, str] | None = None) -> subprocess.Popen:
-    """A clone long enough (minutes of audio) that a signal sent mid-write always finds it still writing.
-    stdout and stderr are pipes (bytes)."""
+    """A clone long enough (minutes of audio) that a signal sent mid-write always finds it still writing."""
     text = " ".join(f"Sentence number {n} is spoken here." for n in range(sentences))
-    return subprocess.Popen([sys.executable, "-m", "toolbox.cli", "clone", "--voice", str(voice), "--text", text,
-                             "-o", str(out), "--vocoder", "griffinlim", "--seed", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(**(env or {})))
+    return start_cli(["clone", "--voice", str(voice), "--text", text, "-o", str(out), "--vocoder", "griffinlim",
+                      "--seed", "1"], env)
 
 
 def _wait_for_audio(folder: Path, proc: subprocess.Popen, min_bytes: int = 8_000, timeout: float = 240) -> Path:
@@ -330,31 +372,11 @@ def test_signal_mid_write_leaves_nothing(tmp_path, voice, sig, code, to_stdout):
     tmp.mkdir()
     proc = _start_clone("-" if to_stdout else folder / "out.wav", voice, env={"TMPDIR": str(tmp)})
     _wait_for_audio(tmp if to_stdout else folder, proc)
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
-    err = err.decode(errors="replace")
+    out, err = signal_and_wait(proc, sig)
     assert proc.returncode == code, err
     assert "Traceback" not in err and len(error_lines(err)) == 1, err
     assert out == b""
     assert snapshot(folder) == {} and snapshot(tmp) == {}  # no .part, no partial output
-
-
-# Runs `python -m toolbox.cli ARGS` (as runpy does for -m), stopped at the first import of MODULE: the
-# marker file says it is there, and it waits for the signal inside that import.
-_STOP_AT_IMPORT = """
-import runpy, sys, time
-module, marker, *args = sys.argv[1:]
-class StopAt:
-    def find_spec(self, name, path=None, target=None):
-        if name == module:
-            sys.meta_path.remove(self)
-            open(marker, "w").close()
-            time.sleep(300)
-        return None
-sys.meta_path.insert(0, StopAt())
-sys.argv = ["toolbox.cli", *args]
-runpy.run_module("toolbox.cli", run_name="__main__", alter_sys=True)
-"""
 
 
 @pytest.mark.parametrize("module, command", [("argparse", "sv2tts"), ("toolbox.commands.clone", "sv2tts"),
@@ -366,18 +388,16 @@ def test_ctrl_c_during_start_up_imports(tmp_path, voice, module, command):
     folder = tmp_path / "out"
     folder.mkdir()
     marker = tmp_path / "importing"
-    proc = subprocess.Popen([sys.executable, "-c", _STOP_AT_IMPORT, module, str(marker), "clone", "--voice",
-                             str(voice), "--text", TEXT, "-o", str(folder / "c.wav"), "--vocoder", "griffinlim"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env())
+    proc = start_cli(["clone", "--voice", str(voice), "--text", TEXT, "-o", str(folder / "c.wav"), "--vocoder",
+                      "griffinlim"], stop_at=module, marker=marker)
     end = time.monotonic() + 240
     while not marker.exists():
         if proc.poll() is not None or time.monotonic() > end:
             proc.kill()
             pytest.fail(f"never imported {module}: {proc.communicate()[1].decode()}")
         time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert (proc.returncode, err.decode(), out) == (130, f"{command}: interrupted\n", b"")
+    out, err = signal_and_wait(proc, signal.SIGINT)
+    assert (proc.returncode, err, out) == (130, f"{command}: interrupted\n", b"")
     assert snapshot(folder) == {}
 
 
