@@ -236,11 +236,13 @@ class ModelStore:
             bad = bad or VerifyResult(entry.name, "bad", p, size, digest, sniff(p), problem)
         return bad or VerifyResult(entry.name, "missing", None, detail=entry.how_to_get())
 
-    def _problem(self, entry: ModelEntry, path: Path, rehash: bool = False, deep: bool = False) -> str | None:
+    def _problem(self, entry: ModelEntry, path: Path, rehash: bool = False, deep: bool = False,
+                 remember: bool = True) -> str | None:
         """What is wrong with `path` as the file of `entry`, or None when it is good.
 
         rehash: recompute the sha256 (else a hash remembered for this size and mtime is trusted);
-        deep: also read the whole container (models.checkpoint.container_problem)."""
+        deep: also read the whole container (models.checkpoint.container_problem); remember: record
+        the hash in the cache (False for a file outside the store, e.g. one being imported)."""
         if not path.is_file():
             return "file not found"
         size = path.stat().st_size
@@ -257,13 +259,13 @@ class ModelStore:
         if kind not in FORMATS[entry.format]:
             return f"not a {entry.format} weights file (its content looks like {kind})"
         if entry.sha256 is not None:
-            digest = self._sha256(path, rehash)
+            digest = self._sha256(path, rehash, remember)
             if digest != entry.sha256:
                 return (f"sha256 mismatch: {digest[:16]}... instead of {entry.sha256[:16]}... "
                         "(a corrupt or different file)")
         elif rehash:
             imported = self._imported_hash(path)
-            digest = self._sha256(path, rehash=True)
+            digest = self._sha256(path, rehash=True, remember=remember)
             if imported is not None and digest != imported:
                 return (f"changed since it was imported: sha256 {digest[:16]}... instead of "
                         f"{imported[:16]}... (a corrupt file)")
@@ -298,7 +300,7 @@ class ModelStore:
             return None
         return rec.get("imported_sha256") if rec.get("path") == str(path.resolve()) else None
 
-    def _sha256(self, path: Path, rehash: bool = False) -> str:
+    def _sha256(self, path: Path, rehash: bool = False, remember: bool = True) -> str:
         if not rehash:
             known = self._known_hash(path)
             if known is not None:
@@ -309,7 +311,8 @@ class ModelStore:
             while chunk := f.read(_CHUNK):
                 h.update(chunk)
         digest = h.hexdigest()
-        self._remember(path, digest)
+        if remember:
+            self._remember(path, digest)
         return digest
 
     def _remember(self, path: Path, digest: str, imported: bool = False) -> None:
@@ -336,7 +339,7 @@ class ModelStore:
         if not path.is_file():
             raise CheckpointError(f"{path}: file not found; nothing imported")
         entry = self.entry(name) if name is not None else self._identify(path)
-        problem = self._problem(entry, path, rehash=True, deep=True)
+        problem = self._problem(entry, path, rehash=True, deep=True, remember=False)  # a refusal leaves no trace
         if problem is not None:
             raise CheckpointError(f"{path}: not imported as the {entry.name} model: {problem}")
         target = self.cache_dir / entry.filename
@@ -363,7 +366,7 @@ class ModelStore:
         size = path.stat().st_size
         same_size = [e for e in self._entries.values() if e.size == size]
         if len(same_size) > 1:
-            digest = self._sha256(path)
+            digest = self._sha256(path, remember=False)
             same_size = [e for e in same_size if e.sha256 == digest] or same_size
         if len(same_size) == 1:
             return same_size[0]

@@ -33,12 +33,22 @@ TEXT = "The quick brown fox jumps over the lazy dog."
 
 
 # ----------------------------------------------------------------------------------------------- helpers
+def cli_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen", **extra}
+
+
 def run_cli(args: list[str], env: dict[str, str] | None = None, timeout: float = 900) -> tuple[int, str]:
     """Run `python -m toolbox.cli ARGS`; returns (exit code, stderr)."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen", **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "toolbox.cli", *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, check=False)
-    return proc.returncode, proc.stderr
+    proc = run_cli_bytes(args, env, timeout)
+    return proc.returncode, proc.stderr.decode(errors="replace")
+
+
+def run_cli_bytes(args: list[str], env: dict[str, str] | None = None, timeout: float = 900,
+                  stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run `python -m toolbox.cli ARGS` with `stdin` piped in (else none); stdout and stderr as bytes."""
+    return subprocess.run([sys.executable, "-m", "toolbox.cli", *args], capture_output=True,
+                          input=stdin if stdin is not None else b"", env=cli_env(**(env or {})),
+                          timeout=timeout, check=False)
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -102,6 +112,7 @@ class Case:
     expect: list[str]
     code: int = 1
     env: dict[str, str] = field(default_factory=dict)
+    stdin: bytes | None = None  # piped to the command (`--text-file -`)
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +144,12 @@ def workspace(tmp_path_factory, voice) -> dict[str, Path]:
     def noisy_weights(state, config):  # huge but finite noise: the outputs overflow
         state["linear.weight"] *= 1e20
 
+    def noisy_mel(state, config):  # finite weights whose mel overflows
+        state["to_mel.weight"] *= 1e20
+
+    def noisy_audio(state, config):  # finite weights whose audio is NaN
+        state["head.weight"] *= 1e38
+
     def fps0(state, config):
         config["frames_per_second"] = 0
 
@@ -141,6 +158,8 @@ def workspace(tmp_path_factory, voice) -> dict[str, Path]:
 
     damaged_copy(PRETRAINED / "encoder.safetensors", inputs / "nan-encoder.safetensors", nan_weights)
     damaged_copy(PRETRAINED / "encoder.safetensors", inputs / "noisy-encoder.safetensors", noisy_weights)
+    damaged_copy(PRETRAINED / "demo-synthesizer.safetensors", inputs / "noisy-synthesizer.safetensors", noisy_mel)
+    damaged_copy(PRETRAINED / "demo-vocoder.safetensors", inputs / "noisy-vocoder.safetensors", noisy_audio)
     damaged_copy(PRETRAINED / "demo-synthesizer.safetensors", inputs / "fps0.safetensors", fps0)
     damaged_copy(PRETRAINED / "demo-synthesizer.safetensors", inputs / "huge.safetensors", huge)
     # A corrupt published encoder in the model cache, of the exact expected size.
@@ -152,9 +171,15 @@ def workspace(tmp_path_factory, voice) -> dict[str, Path]:
     cache2.mkdir()
     with open(cache2 / "vocoder.pt", "wb") as f:
         f.truncate(53_845_290)
+    padded = w / "padded-vocoder.pt"  # a small real checkpoint zero-padded to the published vocoder's size
+    torch.save({"model_state": {"w": torch.zeros(8)}}, padded)
+    with open(padded, "r+b") as f:
+        f.truncate(53_845_290)
     (w / "a-file").write_text("not a folder")
+    (w / "tmp").mkdir()  # TMPDIR of every case: `-o -` writes its temporary file there
     torch.manual_seed(0)
-    return {"w": w, "inputs": inputs, "out": out, "marker": marker, "cache": cache, "cache2": cache2}
+    return {"w": w, "inputs": inputs, "out": out, "marker": marker, "cache": cache, "cache2": cache2,
+            "padded": padded, "tmp": w / "tmp"}
 
 
 def cases(ws: dict[str, Path]) -> list[Case]:
@@ -183,7 +208,14 @@ def cases(ws: dict[str, Path]) -> list[Case]:
         Case("clone onto a directory", [*clone, "-o", str(o), "--force"], [str(o), "is a directory"]),
         Case("clone into a missing folder", [*clone, "-o", f"{o}/new/c.wav"], ["no such directory"]),
         Case("clone over a file", [*clone, "-o", f"{o}/keep.wav"], ["keep.wav", "--force"]),
-        Case("silent reference", ["embed", f"{i}/silent.wav", "-o", f"{o}/e.npy"], ["silent.wav", "silent"]),
+        # Silence is named before any model loads: the unreadable model file is never reached.
+        Case("silent reference", ["embed", f"{i}/silent.wav", "-o", f"{o}/e.npy", "--encoder", f"{i}/random.pt"],
+             ["silent.wav", "silent"]),
+        Case("silent reference to clone", ["clone", "--voice", f"{i}/silent.wav", "--text", TEXT, "-o", f"{o}/c.wav",
+                                           "--encoder", f"{i}/random.pt", "--synthesizer", f"{i}/random.pt"],
+             ["silent.wav", "silent"]),
+        Case("missing model file", ["embed", voice, "-o", f"{o}/e.npy", "--encoder", f"{i}/missing.pt"],
+             ["missing.pt", "not found"]),
         Case("directory as audio", ["embed", f"{i}/folder.wav", "-o", f"{o}/e.npy"],
              ["folder.wav", "is a directory"]),
         Case("embed over a file", ["embed", voice, "-o", f"{o}/keep.npy"], ["keep.npy", "--force"]),
@@ -192,11 +224,25 @@ def cases(ws: dict[str, Path]) -> list[Case]:
              ["v.mp3", ".wav or .flac"]),
         Case("vocode over a file", ["vocode", f"{i}/mel.npy", "-o", f"{o}/keep.wav", "--vocoder", "griffinlim"],
              ["keep.wav", "--force"]),
-        Case("vocode a NaN mel", ["vocode", f"{i}/nan_mel.npy", "-o", f"{o}/v.wav", "--vocoder", "griffinlim"],
+        Case("vocode into a missing folder", ["vocode", f"{i}/mel.npy", "-o", f"{o}/new/v.wav", "--vocoder",
+                                              "griffinlim"], ["no such directory"]),
+        Case("vocode a NaN mel to stdout", ["vocode", f"{i}/nan_mel.npy", "-o", "-", "--vocoder", "griffinlim"],
              ["nan_mel.npy", "NaN"]),
+        # Damaged models met mid-run: named, nothing written (to stdout either), never NaN audio.
+        Case("clone with a damaged encoder", [*clone, "-o", f"{o}/c.wav", "--encoder",
+                                              f"{i}/noisy-encoder.safetensors"],
+             ["noisy-encoder.safetensors", "damaged"]),
+        Case("clone to stdout, damaged synthesizer", [*clone[:3], "--text-file", "-", *clone[5:], "-o", "-",
+                                                      "--synthesizer", f"{i}/noisy-synthesizer.safetensors"],
+             ["noisy-synthesizer.safetensors", "NaN", "mel"], stdin=TEXT.encode()),
+        Case("clone with a damaged vocoder", [*clone[:-2], "-o", f"{o}/c.wav", "--vocoder",
+                                              f"{i}/noisy-vocoder.safetensors"], ["noisy-vocoder.safetensors", "NaN"]),
         Case("import into an unwritable cache", ["models", "import", str(PRETRAINED / "encoder.safetensors"),
                                                  "--name", "bundled-encoder"],
              ["cannot write to the model cache"], env={"SV2TTS_MODELS_DIR": f"{ws['w']}/a-file/models"}),
+        Case("import a zero-padded file of the vocoder's size", ["models", "import", str(ws["padded"])],
+             ["padded-vocoder.pt", "not imported as the vocoder model"],
+             env={"SV2TTS_MODELS_DIR": f"{ws['w']}/cache3"}),
     ]
 
 
@@ -205,18 +251,22 @@ def test_bad_inputs_are_one_line_and_leave_nothing_behind(workspace):
     before = snapshot(out)
     inputs_before = snapshot(workspace["inputs"])
     todo = cases(workspace)
+    tmp = {"TMPDIR": str(workspace["tmp"])}
     with ThreadPoolExecutor(max_workers=3) as pool:
-        results = list(pool.map(lambda c: run_cli(c.args, c.env), todo))
+        results = list(pool.map(lambda c: run_cli_bytes(c.args, {**tmp, **c.env}, stdin=c.stdin), todo))
     failures = []
-    for case, (rc, err) in zip(todo, results, strict=True):
+    for case, proc in zip(todo, results, strict=True):
         try:
-            assert_refused(rc, err, case.expect, case.code)
+            assert_refused(proc.returncode, proc.stderr.decode(errors="replace"), case.expect, case.code)
+            assert proc.stdout == b"", f"{len(proc.stdout)} bytes on stdout"  # not even half a WAV
         except AssertionError as e:
             failures.append(f"{case.name}: {e}")
     assert not failures, "\n".join(failures)
     assert snapshot(out) == before  # no new, changed or temporary file
     assert snapshot(workspace["inputs"]) == inputs_before  # the originals are intact
     assert not workspace["marker"].exists()  # the malicious pickle never ran
+    assert snapshot(workspace["tmp"]) == {}  # no temporary file of `-o -` left behind (torch makes a folder)
+    assert not (workspace["w"] / "cache3").exists()  # nothing imported, not even a folder
 
 
 def test_reference_and_text_advice(workspace, tmp_path):
@@ -248,13 +298,53 @@ def test_reference_and_text_advice(workspace, tmp_path):
 
 
 # --------------------------------------------------------------------------------------- signals, disk
-def _start_clone(out: Path, voice: Path, sentences: int = 400) -> subprocess.Popen:
+# `python -m toolbox.cli ARGS`, run by runpy as -m does, with Ctrl-C handled as in a terminal: a
+# background job starts with SIGINT ignored, and Python keeps a SIGINT it inherited as ignored, so
+# the tests would otherwise depend on how pytest was started. With a module name, it stops at the
+# first import of that module, creates the marker file and waits there for the signal.
+_CLI = """
+import runpy, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
+module, marker, *args = sys.argv[1:]
+class StopAt:
+    def find_spec(self, name, path=None, target=None):
+        if name == module:
+            sys.meta_path.remove(self)
+            open(marker, "w").close()
+            time.sleep(300)
+        return None
+if module:
+    sys.meta_path.insert(0, StopAt())
+sys.argv = ["toolbox.cli", *args]
+runpy.run_module("toolbox.cli", run_name="__main__", alter_sys=True)
+"""
+
+
+def start_cli(args: list[str], env: dict[str, str] | None = None, stop_at: str = "",
+              marker: Path | None = None) -> subprocess.Popen:
+    """`python -m toolbox.cli ARGS` in the background (see _CLI); stdout and stderr are pipes (bytes)."""
+    return subprocess.Popen([sys.executable, "-c", _CLI, stop_at, str(marker or ""), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(**(env or {})))
+
+
+def signal_and_wait(proc: subprocess.Popen, sig: int, timeout: float = 60) -> tuple[bytes, str]:
+    """Send `sig`; (stdout, stderr) once the process has ended (a failure naming what it said if not)."""
+    proc.send_signal(sig)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"still running {timeout:.0f} s after signal {sig}: {error_lines(err.decode(errors='replace'))}")
+    return out, err.decode(errors="replace")
+
+
+def _start_clone(out: Path | str, voice: Path, sentences: int = 400,
+                 env: dict[str, str] | None = None) -> subprocess.Popen:
     """A clone long enough (minutes of audio) that a signal sent mid-write always finds it still writing."""
     text = " ".join(f"Sentence number {n} is spoken here." for n in range(sentences))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
-    return subprocess.Popen([sys.executable, "-m", "toolbox.cli", "clone", "--voice", str(voice), "--text", text,
-                             "-o", str(out), "--vocoder", "griffinlim", "--seed", "1"],
-                            stderr=subprocess.PIPE, text=True, env=env)
+    return start_cli(["clone", "--voice", str(voice), "--text", text, "-o", str(out), "--vocoder", "griffinlim",
+                      "--seed", "1"], env)
 
 
 def _wait_for_audio(folder: Path, proc: subprocess.Popen, min_bytes: int = 8_000, timeout: float = 240) -> Path:
@@ -265,22 +355,50 @@ def _wait_for_audio(folder: Path, proc: subprocess.Popen, min_bytes: int = 8_000
         if parts and parts[0].stat().st_size >= min_bytes:
             return parts[0]
         if proc.poll() is not None:
-            pytest.fail(f"clone ended before writing ({proc.returncode}): {proc.stderr.read()}")
+            pytest.fail(f"clone ended before writing ({proc.returncode}): {proc.stderr.read().decode()}")
         time.sleep(0.05)
     proc.kill()
     pytest.fail("clone did not start writing in time")
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_signal_mid_write_leaves_nothing(tmp_path, voice, sig, code):
-    out = tmp_path / "out.wav"
-    proc = _start_clone(out, voice)
-    _wait_for_audio(tmp_path, proc)
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+@pytest.mark.parametrize("sig, code, to_stdout", [(signal.SIGTERM, 143, False), (signal.SIGINT, 130, False),
+                                                  (signal.SIGTERM, 143, True)],
+                         ids=["SIGTERM", "SIGINT", "SIGTERM -o -"])
+def test_signal_mid_write_leaves_nothing(tmp_path, voice, sig, code, to_stdout):
+    """Signalled while audio is being written: one line, no .part, no partial file; with `-o -`
+    (audio collected in a temporary file under TMPDIR) not a byte reaches stdout."""
+    folder, tmp = tmp_path / "out", tmp_path / "tmp"
+    folder.mkdir()
+    tmp.mkdir()
+    proc = _start_clone("-" if to_stdout else folder / "out.wav", voice, env={"TMPDIR": str(tmp)})
+    _wait_for_audio(tmp if to_stdout else folder, proc)
+    out, err = signal_and_wait(proc, sig)
     assert proc.returncode == code, err
     assert "Traceback" not in err and len(error_lines(err)) == 1, err
-    assert list(tmp_path.iterdir()) == []  # no .part, no partial output
+    assert out == b""
+    assert snapshot(folder) == {} and snapshot(tmp) == {}  # no .part, no partial output
+
+
+@pytest.mark.parametrize("module, command", [("argparse", "sv2tts"), ("toolbox.commands.clone", "sv2tts"),
+                                             ("torch", "sv2tts clone")],
+                         ids=["cli modules", "parser", "torch"])
+def test_ctrl_c_during_start_up_imports(tmp_path, voice, module, command):
+    """SIGINT while the command line's own modules load (before main runs), while the parser is built,
+    and while torch loads (the output's temporary file already exists): one line, exit 130."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    marker = tmp_path / "importing"
+    proc = start_cli(["clone", "--voice", str(voice), "--text", TEXT, "-o", str(folder / "c.wav"), "--vocoder",
+                      "griffinlim"], stop_at=module, marker=marker)
+    end = time.monotonic() + 240
+    while not marker.exists():
+        if proc.poll() is not None or time.monotonic() > end:
+            proc.kill()
+            pytest.fail(f"never imported {module}: {proc.communicate()[1].decode()}")
+        time.sleep(0.02)
+    out, err = signal_and_wait(proc, signal.SIGINT)
+    assert (proc.returncode, err, out) == (130, f"{command}: interrupted\n", b"")
+    assert snapshot(folder) == {}
 
 
 @pytest.fixture
@@ -296,9 +414,9 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def test_full_and_read_only_disk(small_disk, voice, workspace):
-    """Too little room is refused before any work; a disk that fills up mid-write and a read-only
-    folder give one line each; nothing is left on the disk."""
+def test_full_disk(small_disk, voice, workspace):
+    """Too little room is refused before any work (a 20,000-character text); a disk that fills up
+    mid-write gives one line; on the full disk embed and vocode are refused too; nothing is left on it."""
     long_text = "word " * 4000  # needs far more than 8 MB by the estimate
     rc, err = run_cli(["clone", "--voice", str(voice), "--text", long_text, "-o", str(small_disk / "a.wav"),
                        "--vocoder", "griffinlim"])
@@ -315,17 +433,57 @@ def test_full_and_read_only_disk(small_disk, voice, workspace):
         except OSError:
             pass
     _, err = proc.communicate(timeout=240)
-    assert_refused(proc.returncode, err, ["b.wav", "disk is full"])
+    assert_refused(proc.returncode, err.decode(errors="replace"), ["b.wav", "disk is full"])
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
-    (small_disk / "filler").unlink()
 
-    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
-    rc, err = run_cli(["embed", str(voice), "-o", str(small_disk / "e.npy")])
-    assert_refused(rc, err, ["e.npy", "cannot write", "Read-only"])
-    rc, err = run_cli(["models", "import", str(PRETRAINED / "encoder.safetensors"), "--name", "bundled-encoder"],
-                      env={"SV2TTS_MODELS_DIR": str(small_disk / "models")})
-    assert_refused(rc, err, ["cannot write to the model cache", "Read-only"])
-    assert list(small_disk.iterdir()) == []
+    inputs = workspace["inputs"]
+    todo = {"e.npy": ["embed", str(voice), "-o", str(small_disk / "e.npy")],
+            "v.wav": ["vocode", str(inputs / "mel.npy"), "-o", str(small_disk / "v.wav"), "--vocoder", "griffinlim"]}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(zip(todo, pool.map(run_cli, todo.values()), strict=True))
+    for name, (rc, err) in results.items():
+        assert_refused(rc, err, [name, "not enough free space"])
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]  # no 0-byte .part either
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder nobody can write in: without write permission (as a user), or a read-only tmpfs (as
+    root, whom permissions do not stop; skip if mounting is not allowed)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,ro", "tmpfs", str(folder)], capture_output=True,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip(f"root, and cannot mount a read-only tmpfs here ({proc.stderr.strip() or proc.returncode})")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_read_only_output_folder(read_only_folder, voice, workspace):
+    """Every writer is refused before any work: the unreadable model each is given is never reached."""
+    ro, inputs = read_only_folder, workspace["inputs"]
+    bad_model = str(inputs / "random.pt")
+    todo = [
+        (["clone", "--voice", str(voice), "--text", TEXT, "-o", str(ro / "c.wav"), "--synthesizer", bad_model],
+         ["c.wav", "cannot write"]),
+        (["embed", str(voice), "-o", str(ro / "e.npy"), "--encoder", bad_model], ["e.npy", "cannot write"]),
+        (["vocode", str(inputs / "mel.npy"), "-o", str(ro / "v.wav"), "--vocoder", bad_model],
+         ["v.wav", "cannot write"]),
+        (["models", "import", str(PRETRAINED / "encoder.safetensors"), "--name", "bundled-encoder"],
+         ["cannot write to the model cache"]),
+    ]
+    env = {"SV2TTS_MODELS_DIR": str(ro / "models")}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda case: run_cli(case[0], env), todo))
+    for (_, expect), (rc, err) in zip(todo, results, strict=True):
+        assert_refused(rc, err, expect)
+    assert list(ro.iterdir()) == []
 
 
 # ------------------------------------------------------------------------------------------ model store

@@ -10,16 +10,21 @@ Every parser accepts `-q` and `-v`, before or after the subcommand; an epilog st
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import importlib
-import logging
-import os
 import sys
-from collections.abc import Iterator
 
-from toolbox import __version__
-from toolbox.outputs import Terminated, install_signal_handlers, restore_signal_handlers
+try:  # Ctrl-C while the command line's own modules load is one line too, like any later interruption
+    import argparse
+    import contextlib
+    import importlib
+    import logging
+    import os
+    from collections.abc import Iterator
+
+    from toolbox import __version__
+    from toolbox.outputs import Terminated, install_signal_handlers, restore_signal_handlers
+except KeyboardInterrupt:
+    print("sv2tts: interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command. Exit codes: 0 done; 1 an error, reported as one line naming the file and the
     problem (an unexpected one too, with the traceback under -v); 2 usage; 130 Ctrl-C; 143 SIGTERM.
     Outputs are written through toolbox.outputs, so none of these leaves a partial file behind."""
-    from toolbox import cpu
-
     command, verbose = "sv2tts", False
-    previous = install_signal_handlers()
-    previous_threads = None
+    previous = previous_threads = None
     try:
+        previous = install_signal_handlers()
+        from toolbox import cpu
+
         parser = build_parser()
         args = parser.parse_args(argv)
         command, verbose = " ".join(filter(None, ["sv2tts", args.command])), args.verbose

@@ -51,18 +51,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.audio import load_audio
-    from models.pipeline import Pipeline, text_chunks
-    from models.quality import warn_reference, warn_text
-    from models.text import TextError
-    from models.text.phones import PhonesError
-    from models.vocoders import resolve_vocoder
-    from toolbox.cli import UserError
     from toolbox.outputs import AUDIO_BYTES_PER_SECOND, AUDIO_FORMATS, prepare_output, write_audio
 
     text = read_text(args)
     estimate = int(AUDIO_BYTES_PER_SECOND * (2.0 + 0.2 * len(text)))  # ~15 characters/s, with slack
+    # The destination is checked before torch loads: a refused output takes a fraction of a second.
     with prepare_output(args.output, tuple(AUDIO_FORMATS), args.force, estimate) as out:
+        from models.audio import load_audio
+        from models.pipeline import Pipeline, text_chunks
+        from models.quality import warn_reference, warn_text
+        from models.text import TextError
+        from models.text.phones import PhonesError
+        from models.vocoders import resolve_vocoder
+        from toolbox.cli import UserError
+
         try:
             chunks = text_chunks(text)  # validate the text before loading any model
         except TextError as e:

@@ -28,15 +28,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from models import audio
-    from models.encoder import SpeakerEncoder
-    from models.quality import warn_reference
     from toolbox.outputs import prepare_output
 
     size = 256 * 4 * len(args.audio) + 128  # float32 rows + the .npy header
-    with prepare_output(args.output, (".npy",), args.force, size) as out:
+    with prepare_output(args.output, (".npy",), args.force, size) as out:  # checked before torch loads
+        import numpy as np
+
+        from models import audio
+        from models.encoder import SpeakerEncoder
+        from models.quality import warn_reference
+
         wavs = []
         for path in args.audio:  # every file is read before any model is loaded: a bad one fails fast
             wavs.append(audio.load_audio(path))

@@ -74,12 +74,13 @@ def make_vocoder(spec: str | None, precision: str = "auto", schedule: str = "str
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.guard import check_finite
     from toolbox.outputs import AUDIO_FORMATS, prepare_output, write_audio
 
     frames = _frames(args.mel)
     estimate = 4 * frames * 200 + 1024  # float32 samples, 200 per frame
-    with prepare_output(args.output, tuple(AUDIO_FORMATS), args.force, estimate) as out:
+    with prepare_output(args.output, tuple(AUDIO_FORMATS), args.force, estimate) as out:  # before torch loads
+        from models.guard import check_finite
+
         mel = load_mel(args.mel)
         vocoder = make_vocoder(args.vocoder, args.precision, args.schedule)
         start = time.perf_counter()
