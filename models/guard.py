@@ -1,6 +1,7 @@
 """Finite checks at the model boundaries: an embedding, a mel or audio with NaN or infinite values
-(or an all-zero embedding) means a damaged model file; it is reported naming the file, never passed on
-as silent garbage (256 NaNs written as an "embedding", a NaN mel turned into noise)."""
+(or an all-zero embedding, or audio 50 times beyond full scale) means a damaged model file; it is
+reported naming the file, never passed on as silent garbage (256 NaNs written as an "embedding", a NaN
+mel turned into noise)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from models.checkpoint import CheckpointError
+
+# Audio from any vocoder here stays near +-1 (WaveRNN is bounded by 1, Griffin-Lim by its mel's range, the
+# iSTFT vocoder's magnitude is capped); a peak this far beyond full scale is damaged weights, not sound.
+MAX_AUDIO = 50.0
 
 
 class NonFiniteError(CheckpointError):
@@ -22,10 +27,15 @@ def check_finite(x: np.ndarray, what: str, model: str | Path | None, source: str
     source: the input it was computed from (a file name), when known.
     """
     x = np.asarray(x)
+    of = f" for {source}" if source else ""
     if np.all(np.isfinite(x)):
+        if what == "audio" and x.size and float(np.abs(x).max()) > MAX_AUDIO:
+            raise NonFiniteError(
+                f"{model or 'the model'}: produced audio peaking at {float(np.abs(x).max()):.3g}{of} (sound is "
+                f"within +-1; every vocoder here stays below {MAX_AUDIO:g}); the model file is damaged (run "
+                "`sv2tts models verify --rehash`, or use another file)")
         return x
     bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-    of = f" for {source}" if source else ""
     raise NonFiniteError(
         f"{model or 'the model'}: produced {bad:,} NaN or infinite values in the {what}{of}; the model "
         "file is damaged (run `sv2tts models verify --rehash`, or use another file)")

@@ -157,3 +157,19 @@ def test_controls_refused_by_a_synthesizer_without_them(quick_synth):
     assert len(pipe.synthesize("Hello there.", emb, seed=0, speed=1.0, pitch_shift=0.0)) == 1  # neutral: fine
     with pytest.raises(ControlsError, match="only the demo synthesizer"):
         pipe.synthesize("Hello there.", emb, seed=0, speed=2.0)
+
+
+def test_damaged_output_is_refused_naming_the_model():
+    """NaN audio, and finite audio far beyond full scale (weights scaled up), are damage, not sound."""
+    from models.guard import MAX_AUDIO, NonFiniteError, check_finite
+
+    ok = np.linspace(-1, 1, 100, dtype=np.float32)
+    assert check_finite(ok, "audio", "v.safetensors") is ok
+    mel = np.full((80, 10), 3 * MAX_AUDIO, np.float32)  # mels are not audio: no bound
+    assert check_finite(mel, "mel", "s.safetensors") is mel
+    with pytest.raises(NonFiniteError, match=r"v\.safetensors: produced audio peaking at 1e\+04 for a\.wav"):
+        check_finite(ok * 1e4, "audio", "v.safetensors", "a.wav")
+    bad = ok.copy()
+    bad[3] = np.nan
+    with pytest.raises(NonFiniteError, match=r"v\.safetensors: produced 1 NaN or infinite values in the audio"):
+        check_finite(bad, "audio", "v.safetensors")
