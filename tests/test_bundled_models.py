@@ -11,8 +11,6 @@ import torch
 
 from models.store import ModelStore
 
-needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite is not installed")
-
 
 def test_bundled_files_match_the_manifest():
     store = ModelStore()
@@ -42,7 +40,6 @@ def test_bundled_encoder_is_the_published_encoder(published_encoder_path):
     assert all(torch.equal(bundled[k], published[k].float()) for k in bundled)
 
 
-@needs_flite
 def test_demo_synthesizer_clones_unseen_real_voices(librispeech):
     """Two held-out LibriSpeech test-other readers, two sentences never used in training."""
     pytest.importorskip("pocketsphinx")
@@ -77,16 +74,17 @@ def test_demo_synthesizer_clones_unseen_real_voices(librispeech):
     assert np.mean(sims) >= 0.6, sims
 
 
-@needs_flite
-def test_toolbox_generates_with_the_bundled_models_out_of_the_box(qtbot, tmp_path):
-    """A fresh user: empty model cache, no network. The window picks the bundled encoder and demo
-    synthesizer with the bundled iSTFT vocoder, and a typed sentence is synthesized and played."""
+def test_toolbox_generates_with_the_bundled_models_out_of_the_box(qtbot, tmp_path, monkeypatch):
+    """A fresh user: empty model cache, no network, no flite on PATH. The window picks the bundled encoder
+    and demo synthesizer with the bundled iSTFT vocoder, and a typed sentence is synthesized and played."""
     from PySide6.QtCore import Qt
 
     from toolbox.audio_io import FakeAudioBackend
     from toolbox.gui.engine import StoreEngine
     from toolbox.gui.testing import harmonic_voice, make_window
 
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert shutil.which("flite") is None
     engine = StoreEngine(store=ModelStore(cache_dir=tmp_path / "empty-cache"))
     assert engine.defaults() == {"encoder": "bundled-encoder", "synthesizer": "demo-synthesizer",
                                  "vocoder": "demo-vocoder"}
