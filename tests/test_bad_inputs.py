@@ -8,6 +8,7 @@ start-up (torch import), not the test's.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -401,17 +402,27 @@ def test_ctrl_c_during_start_up_imports(tmp_path, voice, module, command):
     assert snapshot(folder) == {}
 
 
+@contextlib.contextmanager
+def _tmpfs(folder: Path, options: str, refusal: str):
+    """Mount a tmpfs with `options` on `folder` for the block (needs root and a kernel that allows it;
+    else the test is skipped with `refusal` and the reason)."""
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip(f"{refusal} ({proc.stderr.strip() or proc.returncode})")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """An 8 MB tmpfs (mounting needs root and a kernel that allows it; else skip)."""
     mnt = tmp_path / "disk"
     mnt.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], capture_output=True,
-                          text=True, check=False)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip() or proc.returncode})")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
+    with _tmpfs(mnt, "size=8m", "cannot mount a tmpfs here"):
+        yield mnt
 
 
 def test_full_disk(small_disk, voice, workspace):
@@ -457,12 +468,8 @@ def read_only_folder(tmp_path):
         yield folder
         folder.chmod(0o755)
         return
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,ro", "tmpfs", str(folder)], capture_output=True,
-                          text=True, check=False)
-    if proc.returncode != 0:
-        pytest.skip(f"root, and cannot mount a read-only tmpfs here ({proc.stderr.strip() or proc.returncode})")
-    yield folder
-    subprocess.run(["umount", "-l", str(folder)], check=False)
+    with _tmpfs(folder, "size=64m,ro", "root, and cannot mount a read-only tmpfs here"):
+        yield folder
 
 
 def test_read_only_output_folder(read_only_folder, voice, workspace):
