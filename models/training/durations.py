@@ -24,7 +24,7 @@ from models.text import TextError
 from models.text.frontend import NO_STRESS, text_to_phones
 from models.text.phones import PAD_PHONE_ID, PHONE_TO_ID, PHONES
 from models.training.distributed import init_world, pick_device, shutdown
-from models.training.loop import Loop, load_preset, start_or_resume
+from models.training.loop import Loop, run_configs
 from models.training.phones import draw, noisy, warmup_cosine
 from models.training.run import RunDir
 
@@ -179,10 +179,8 @@ def train_durations(run_path: Path, data: Path, config: str = "small", resume: b
     world = init_world()
     try:
         run = RunDir(run_path)
-        model_new, train_new = load_preset(config, PRESETS, DurationConfig, DurationTrainConfig)
-        configs = start_or_resume(run, resume, world, KIND,
-                                  {"model": (DurationConfig, model_new), "train": (DurationTrainConfig, train_new)})
-        model_cfg, train_cfg = configs["model"], configs["train"]
+        model_cfg, train_cfg = run_configs(run, config, resume, world, KIND, PRESETS, DurationConfig,
+                                           DurationTrainConfig)
         train_items, held_items = split_heldout(read_phone_data(data), train_cfg.heldout_share)
         items, matched = load_items(train_items)
         heldout, _ = load_items(held_items)

@@ -14,7 +14,7 @@ from models.encoder import EncoderConfig, SpeakerEncoderNet
 from models.evaluation import equal_error_rate
 from models.training.distributed import init_world, pick_device, shutdown
 from models.training.ge2e import ge2e_loss
-from models.training.loop import Loop, load_preset, start_or_resume
+from models.training.loop import Loop, run_configs
 from models.training.run import RunDir
 
 log = logging.getLogger(__name__)
@@ -76,10 +76,8 @@ def train_encoder(run_path: Path, data: Path, config: str = "rtvc", resume: bool
     world = init_world()
     try:
         run = RunDir(run_path)
-        model_new, train_new = load_preset(config, PRESETS, EncoderConfig, EncoderTrainConfig)
-        configs = start_or_resume(run, resume, world, "encoder",
-                                  {"model": (EncoderConfig, model_new), "train": (EncoderTrainConfig, train_new)})
-        model_cfg, train_cfg = configs["model"], configs["train"]
+        model_cfg, train_cfg = run_configs(run, config, resume, world, "encoder", PRESETS, EncoderConfig,
+                                           EncoderTrainConfig)
         device = pick_device()
         dataset = MelSpeakers(data, model_cfg.partial_frames)
         torch.manual_seed(train_cfg.seed)

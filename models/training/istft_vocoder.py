@@ -42,7 +42,7 @@ from models.training.gan import (
     feature_matching_loss,
     generator_loss,
 )
-from models.training.loop import Loop, load_preset, start_or_resume
+from models.training.loop import Loop, run_configs
 from models.training.run import RunDir
 from models.vocoder.istft import KIND, IstftConfig, IstftNet, overlap_add, spectrum
 
@@ -221,10 +221,8 @@ def train_istft_vocoder(run_path: Path, data: Path, config: str = "default", res
     world = init_world()
     try:
         run = RunDir(run_path)
-        model_new, train_new = load_preset(config, PRESETS, IstftConfig, IstftTrainConfig)
-        configs = start_or_resume(run, resume, world, KIND,
-                                  {"model": (IstftConfig, model_new), "train": (IstftTrainConfig, train_new)})
-        model_cfg, cfg = configs["model"], configs["train"]
+        model_cfg, cfg = run_configs(run, config, resume, world, KIND, PRESETS, IstftConfig,
+                                     IstftTrainConfig)
         pool = AudioPool(data, cfg.peak, cfg.extra_audio)
         device = pick_device()
         torch.manual_seed(cfg.seed)

@@ -107,6 +107,16 @@ def start_or_resume(run: RunDir, resume: bool, world: World, kind: str, configs:
     return chosen
 
 
+def run_configs(run: RunDir, config: str, resume: bool, world: World, kind: str,
+                presets: dict[str, tuple[Callable, Callable]], model_cls: type, train_cls: type) -> tuple[Any, Any]:
+    """(model config, train config) of a run: `config` (a preset name or JSON file) for a new run, the
+    run's config.json when resuming (see start_or_resume)."""
+    model_new, train_new = load_preset(config, presets, model_cls, train_cls)
+    chosen = start_or_resume(run, resume, world, kind,
+                             {"model": (model_cls, model_new), "train": (train_cls, train_new)})
+    return chosen["model"], chosen["train"]
+
+
 def load_preset(preset_or_file: str, presets: dict[str, tuple[Callable, Callable]], model_cls: type,
                 train_cls: type) -> tuple[Any, Any]:
     """A named preset, or a JSON file {"model": {...}, "train": {...}} overriding the defaults."""

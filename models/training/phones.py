@@ -18,7 +18,7 @@ from models.data.phone_data import PhoneItem, read_phone_data
 from models.synthesizer.phone_model import SILENCE, PhoneSynth, PhoneSynthConfig
 from models.text.phones import PAD_PHONE_ID
 from models.training.distributed import init_world, pick_device, shutdown
-from models.training.loop import Loop, load_preset, start_or_resume
+from models.training.loop import Loop, run_configs
 from models.training.run import RunDir
 
 log = logging.getLogger(__name__)
@@ -146,10 +146,8 @@ def train_phones(run_path: Path, data: Path, config: str = "small", resume: bool
     world = init_world()
     try:
         run = RunDir(run_path)
-        model_new, train_new = load_preset(config, PRESETS, PhoneSynthConfig, PhoneTrainConfig)
-        configs = start_or_resume(run, resume, world, "phone-synthesizer",
-                                  {"model": (PhoneSynthConfig, model_new), "train": (PhoneTrainConfig, train_new)})
-        model_cfg, train_cfg = configs["model"], configs["train"]
+        model_cfg, train_cfg = run_configs(run, config, resume, world, "phone-synthesizer", PRESETS, PhoneSynthConfig,
+                                           PhoneTrainConfig)
         items = read_phone_data(data)
         cache = Cache(items)
         device = pick_device()

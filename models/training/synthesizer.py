@@ -17,7 +17,7 @@ from models.synthesizer.tacotron import Tacotron
 from models.text import PAD_ID, text_to_sequence
 from models.training.data import Utterance, load_mel, read_metadata
 from models.training.distributed import init_world, pick_device, shutdown
-from models.training.loop import Loop, load_preset, start_or_resume
+from models.training.loop import Loop, run_configs
 from models.training.run import RunDir
 
 log = logging.getLogger(__name__)
@@ -103,10 +103,8 @@ def train_synthesizer(run_path: Path, data: Path, config: str = "rtvc", resume: 
     world = init_world()
     try:
         run = RunDir(run_path)
-        model_new, train_new = load_preset(config, PRESETS, TacotronConfig, SynthTrainConfig)
-        configs = start_or_resume(run, resume, world, "synthesizer",
-                                  {"model": (TacotronConfig, model_new), "train": (SynthTrainConfig, train_new)})
-        model_cfg, train_cfg = configs["model"], configs["train"]
+        model_cfg, train_cfg = run_configs(run, config, resume, world, "synthesizer", PRESETS, TacotronConfig,
+                                           SynthTrainConfig)
         items = read_metadata(data, max_frames=train_cfg.max_mel_frames)
         device = pick_device()
         torch.manual_seed(train_cfg.seed)

@@ -15,7 +15,7 @@ from torch.nn.parallel import DistributedDataParallel
 from models.audio import preemphasis
 from models.training.data import Utterance, load_mel, read_metadata
 from models.training.distributed import init_world, pick_device, shutdown
-from models.training.loop import Loop, load_preset, start_or_resume
+from models.training.loop import Loop, run_configs
 from models.training.run import RunDir
 from models.vocoder.config import VocoderConfig
 from models.vocoder.model import WaveRNN
@@ -91,10 +91,8 @@ def train_vocoder(run_path: Path, data: Path, config: str = "rtvc", resume: bool
     world = init_world()
     try:
         run = RunDir(run_path)
-        model_new, train_new = load_preset(config, PRESETS, VocoderConfig, VocoderTrainConfig)
-        configs = start_or_resume(run, resume, world, "vocoder",
-                                  {"model": (VocoderConfig, model_new), "train": (VocoderTrainConfig, train_new)})
-        model_cfg, train_cfg = configs["model"], configs["train"]
+        model_cfg, train_cfg = run_configs(run, config, resume, world, "vocoder", PRESETS, VocoderConfig,
+                                           VocoderTrainConfig)
         items = read_metadata(data, mel_dir=train_cfg.mel_dir)
         device = pick_device()
         torch.manual_seed(train_cfg.seed)
