@@ -144,6 +144,32 @@ def test_training_learns_resumes_exactly_and_loads(tmp_path, phone_data):
     assert mels[1].shape[1] > mels[0].shape[1]
 
 
+def test_a_run_can_start_from_trained_weights(tmp_path, phone_data):
+    from safetensors.torch import load_file
+
+    first = tmp_path / "first"
+    assert main(["train", "phones", str(first), "--data", str(phone_data), "--config", "tiny", "--steps", "10"]) == 0
+    weights = load_file(first / "model.safetensors")
+    config = tmp_path / "finetune.json"
+    config.write_text(json.dumps({"model": json.loads((first / "config.json").read_text())["model"],
+                                  "train": {**json.loads((first / "config.json").read_text())["train"],
+                                            "init_from": str(first / "model.safetensors"), "lr": 1e-12}}))
+    tuned = tmp_path / "tuned"
+    assert main(["train", "phones", str(tuned), "--data", str(phone_data), "--config", str(config),
+                 "--steps", "2"]) == 0
+    after = load_file(tuned / "model.safetensors")
+    assert all(torch.allclose(weights[k], after[k], atol=1e-7) for k in weights)  # lr ~0: the weights it started from
+    first_loss = json.loads((first / "metrics.jsonl").read_text().splitlines()[0])["loss"]
+    tuned_loss = json.loads((tuned / "metrics.jsonl").read_text().splitlines()[0])["loss"]
+    assert tuned_loss < 0.8 * first_loss
+
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"model": {**json.loads((first / "config.json").read_text())["model"], "decoder_dim": 24},
+                                 "train": {"init_from": str(first / "model.safetensors")}}))
+    assert main(["train", "phones", str(tmp_path / "bad"), "--data", str(phone_data), "--config", str(other),
+                 "--steps", "1"]) != 0
+
+
 @needs_flite
 def test_empty_and_unspeakable_text_is_refused():
     from models.synthesizer.phone_synthesizer import PhoneSynthesizer

@@ -35,6 +35,7 @@ class PhoneTrainConfig:
     decay_steps: int = 6_000  # cosine decay to lr_floor * lr (the demo model: 6000 steps)
     lr_floor: float = 0.05
     clip_grad_norm: float = 1.0
+    init_from: str = ""  # a phone synthesizer (.safetensors) a new run starts from (fine-tuning)
     save_every: int = 250
     log_every: int = 10
     seed: int = 0
@@ -140,6 +141,17 @@ def noisy(embeds: np.ndarray, std: float, rng: np.random.Generator) -> np.ndarra
     return (e / np.linalg.norm(e, axis=1, keepdims=True)).astype(np.float32)
 
 
+def start_from(net: PhoneSynth, path: Path) -> None:
+    """Load the acoustic weights of a phone synthesizer file into `net` (same config required)."""
+    from models.synthesizer.phone_synthesizer import PhoneSynthesizer
+
+    start = PhoneSynthesizer.from_file(path)
+    if start.config != net.config:
+        raise ValueError(f"{path}: its model config differs from this run's ({start.config})")
+    net.load_state_dict(start.model.state_dict())
+    log.info("starting from the weights of %s", path)
+
+
 def train_phones(run_path: Path, data: Path, config: str = "small", resume: bool = False,
                  max_steps: int | None = None) -> int:
     """Train (or resume) a duration-based synthesizer run. Returns the final step."""
@@ -153,6 +165,8 @@ def train_phones(run_path: Path, data: Path, config: str = "small", resume: bool
         device = pick_device()
         torch.manual_seed(train_cfg.seed)
         net = PhoneSynth(model_cfg).to(device)
+        if train_cfg.init_from and not resume:
+            start_from(net, Path(train_cfg.init_from))
         optimizer = torch.optim.AdamW(net.parameters(), lr=train_cfg.lr, weight_decay=1e-6)
         loop = Loop("phone-synthesizer", run, world, net, model_cfg, optimizer, train_cfg.seed,
                     train_cfg.save_every, train_cfg.log_every)
