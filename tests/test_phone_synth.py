@@ -3,6 +3,7 @@ loading by file kind and the model store's fallback to the bundled demo model.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -164,8 +165,8 @@ def test_a_run_can_start_from_trained_weights(tmp_path, phone_data):
     assert tuned_loss < 0.8 * first_loss
 
     other = tmp_path / "other.json"
-    other.write_text(json.dumps({"model": {**json.loads((first / "config.json").read_text())["model"], "decoder_dim": 24},
-                                 "train": {"init_from": str(first / "model.safetensors")}}))
+    model = {**json.loads((first / "config.json").read_text())["model"], "decoder_dim": 24}
+    other.write_text(json.dumps({"model": model, "train": {"init_from": str(first / "model.safetensors")}}))
     assert main(["train", "phones", str(tmp_path / "bad"), "--data", str(phone_data), "--config", str(other),
                  "--steps", "1"]) != 0
 
@@ -314,3 +315,90 @@ def test_clone_with_the_bundled_model_needs_no_flite(tmp_path, monkeypatch, libr
     assert 1.5 < seconds["normal"] < 5.0  # 11 words
     assert seconds["fast"] == pytest.approx(seconds["normal"] / 2, rel=0.15)
     assert seconds["high"] == pytest.approx(seconds["normal"], abs=0.02)
+
+
+def test_phone_pitch_and_energy_are_means_over_each_phones_frames():
+    from models.data.variance import phone_variance
+    from models.synthesizer.phone_variance import PITCH_CENTRE, SEMITONE, fill_unvoiced, normalise, shifted
+
+    f0 = np.array([0, 0, 100, 100, 200, 0, 0, 150.0])
+    mel = np.tile(np.arange(8, dtype=np.float32) - 4, (80, 1))
+    pitch, energy = phone_variance(f0, mel, np.array([2, 3, 3]))
+    assert np.isnan(pitch[0]) and pitch[1] == pytest.approx(np.log([100, 100, 200]).mean())
+    assert pitch[2] == pytest.approx(np.log(150.0))
+    assert energy.tolist() == pytest.approx([-3.5, -1.0, 2.0])
+    assert fill_unvoiced(np.array([np.nan, 1.0, np.nan, 3.0, np.nan])).tolist() == [1, 1, 2, 3, 3]
+    assert fill_unvoiced(np.array([np.nan, np.nan])).tolist() == [PITCH_CENTRE] * 2
+    values = normalise(np.array([np.nan, PITCH_CENTRE]), np.array([0.0, 0.0]))
+    assert values.shape == (2, 2) and values[0].tolist() == [0, 0]
+    up = shifted(values, 12.0)
+    assert (up[0] - values[0]).tolist() == pytest.approx([12 * SEMITONE / 0.35] * 2) and np.all(up[1] == values[1])
+
+
+def test_pitch_and_energy_preprocessing_training_and_synthesis(tmp_path, phone_data):
+    """preprocess variance -> train variance -> an acoustic model with variance -> one bundled file whose
+    pitch shift moves the predicted pitch, not the spectrum."""
+    from safetensors.torch import load_file
+
+    from models.synthesizer.phone_synthesizer import PhoneSynthesizer, bundle
+    from models.synthesizer.phone_variance import PITCH_SCALE, SEMITONE
+
+    data = tmp_path / "data"
+    shutil.copytree(phone_data, data)
+    corpus = phone_data.parent / "corpus"
+    # an acoustic model with pitch and energy refuses data without them, in one line
+    config = tmp_path / "variance.json"
+    config.write_text(json.dumps({"model": {**dataclasses.asdict(PhoneSynthConfig.tiny()), "variance": True},
+                                  "train": {"batch_size": 4, "crop_frames": 120, "warmup_steps": 1, "lr": 3e-3}}))
+    assert main(["train", "phones", str(tmp_path / "early"), "--data", str(data), "--config", str(config),
+                 "--steps", "2"]) != 0
+    assert main(["preprocess", "variance", str(data), str(data), "--audio-root", str(corpus)]) == 0
+    speakers = {s["id"]: s["pitch"] for s in json.loads((corpus / "speakers.json").read_text())["speakers"]}
+    for row in (json.loads(x) for x in (data / "metadata.jsonl").read_text().splitlines()):
+        with np.load(data / "items" / f"{row['id']}.npz") as z:
+            assert z["pitch"].shape == z["energy"].shape == z["phones"].shape
+            voiced = np.exp(z["pitch"][np.isfinite(z["pitch"])])
+            assert len(voiced) > len(z["phones"]) / 3
+            assert 0.7 < np.median(voiced) / speakers[row["speaker"]] < 1.4  # flite's target mean pitch
+            pau = z["phones"] == PHONE_TO_ID["pau"]
+            assert z["energy"][pau].mean() < z["energy"][~pau].mean()
+    # a second run has nothing left to do
+    assert main(["preprocess", "variance", str(data), str(data), "--audio-root", str(corpus)]) == 0
+
+    run = tmp_path / "var"
+    assert main(["train", "variance", str(run), "--data", str(data), "--config", "tiny", "--steps", "30"]) == 0
+    metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert np.mean([m["loss"] for m in metrics[-5:]]) < 0.5 * np.mean([m["loss"] for m in metrics[:3]])
+    split = tmp_path / "var_split"
+    assert main(["train", "variance", str(split), "--data", str(data), "--config", "tiny", "--steps", "20"]) == 0
+    assert main(["train", "variance", str(split), "--data", str(data), "--resume", "--steps", "30"]) == 0
+    straight, resumed = load_file(run / "model.safetensors"), load_file(split / "model.safetensors")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+    acoustic = tmp_path / "acoustic"
+    assert main(["train", "phones", str(acoustic), "--data", str(data), "--config", str(config), "--steps", "3"]) == 0
+    durations = tmp_path / "dur"
+    assert main(["train", "durations", str(durations), "--data", str(data), "--config", "tiny", "--steps", "3"]) == 0
+    out = bundle(acoustic / "model.safetensors", durations / "model.safetensors", tmp_path / "demo.safetensors",
+                 run / "model.safetensors")
+    synth = PhoneSynthesizer.from_file(out)
+    assert synth.uses_variance and synth.variance is not None
+    with np.load(sorted((data / "items").glob("*.npz"))[0]) as z:
+        embed = z["embed"]
+    text = "Jasmine and Martha eagerly delivered four crooked giraffes."
+    reading = synth.reading(text)
+    (base,) = synth._variance([reading], embed[None])
+    synth.pitch_shift = 4.0
+    (up,) = synth._variance([reading], embed[None])
+    assert up[0] - base[0] == pytest.approx(np.full(len(reading[0]), 4 * SEMITONE / PITCH_SCALE), abs=1e-5)
+    assert np.all(up[1] == base[1])
+    mel_up = synth.synthesize(text, embed)[0]
+    synth.pitch_shift = 0.0
+    mel = synth.synthesize(text, embed)[0]
+    assert mel.shape == mel_up.shape and not np.allclose(mel, mel_up)  # the model hears the pitch
+    # the pitch reaches the model, not a spectrum shift: with the projection zeroed, the shift changes nothing
+    with torch.no_grad():
+        synth.model.variance.weight.zero_()
+    still = synth.synthesize(text, embed)[0]
+    synth.pitch_shift = 4.0
+    assert np.array_equal(synth.synthesize(text, embed)[0], still)

@@ -8,6 +8,10 @@ which modulates every convolution block (FiLM: per-channel scale and shift).
     phones (B, N) -> embedding -> encoder conv blocks -> repeat each phone for its frames
     + within-phone position features -> dilated decoder conv blocks -> mel_dec (B, 80, T)
     -> postnet (residual) -> mel_post
+
+With `variance=True` each phone's encoding also gets a projection (kernel-3 convolution, zero at
+initialisation so a model without it can be fine-tuned into one) of its normalised pitch and energy
+(models.synthesizer.phone_variance): the ground truth in training, predicted values at synthesis.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class PhoneSynthConfig:
     dropout: float = 0.1
     frames_per_second: float = 80.0  # 16 kHz / hop 200
     flite_voice: str = "slt"  # whose timings the model was trained on and synthesizes with
+    variance: bool = False  # phones also get their pitch and energy (see the module doc)
 
     @classmethod
     def small(cls) -> PhoneSynthConfig:
@@ -98,6 +103,10 @@ class PhoneSynth(nn.Module):
         self.embedding = nn.Embedding(c.n_phones + 1, c.phone_dim, padding_idx=PAD_PHONE_ID)
         self.encoder = nn.ModuleList(FiLMConv(c.phone_dim, c.encoder_kernel, 1, c.speaker_dim, c.dropout)
                                      for _ in range(c.encoder_layers))
+        if c.variance:
+            self.variance = nn.Conv1d(2, c.phone_dim, 3, padding=1)
+            nn.init.zeros_(self.variance.weight)
+            nn.init.zeros_(self.variance.bias)
         self.bridge = nn.Linear(c.phone_dim, c.decoder_dim)
         self.frame_features = nn.Linear(2, c.decoder_dim)
         self.decoder = nn.ModuleList(FiLMConv(c.decoder_dim, c.decoder_kernel, d, c.speaker_dim, c.dropout)
@@ -131,9 +140,10 @@ class PhoneSynth(nn.Module):
         self.__dict__.pop("_film_cache", None)  # weights may change
         return super().train(mode)
 
-    def forward(self, phones: torch.Tensor, durations: torch.Tensor, speaker: torch.Tensor
-                ) -> dict[str, torch.Tensor]:
-        """phones (B, N) IDs (PAD_PHONE_ID padding), durations (B, N) frames, speaker (B, 256).
+    def forward(self, phones: torch.Tensor, durations: torch.Tensor, speaker: torch.Tensor,
+                variance: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """phones (B, N) IDs (PAD_PHONE_ID padding), durations (B, N) frames, speaker (B, 256); with a
+        `variance` config, variance (B, 2, N) normalised pitch and energy (None: zeros).
 
         Returns mel_dec and mel_post (B, 80, T) (silence after each item's end) and mask (B, 1, T).
         """
@@ -142,6 +152,8 @@ class PhoneSynth(nn.Module):
         films = iter(self.films(speaker))
         for block in self.encoder:
             x = block(x, speaker, phone_mask, next(films))
+        if self.config.variance and variance is not None:
+            x = x + self.variance(variance.to(x.dtype) * phone_mask) * phone_mask
         index, features, mask = expand(durations * (phones != PAD_PHONE_ID))
         features, mask = features.to(x.dtype), mask.to(x.dtype)
         x = self.bridge(x.transpose(1, 2))  # (B, N, D)

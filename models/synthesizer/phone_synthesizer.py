@@ -9,9 +9,14 @@ Same interface as :class:`models.synthesizer.Synthesizer` (texts + embedding -> 
   No system binary.
 - "flite": flite's phones and durations (``flite -psdur``), as the acoustic model was trained on.
 
-Controls: `speed` divides the durations (>1 faster); `pitch_shift` (semitones) moves the whole mel
-spectrum along frequency after synthesis, so formants move with the pitch (like playing a recording
-faster without changing its length): a higher or deeper voice, not the same voice at another pitch.
+Pitch and energy: a file with a pitch and energy predictor (:mod:`models.synthesizer.phone_variance`,
+format 3) and an acoustic model trained with them predicts each phone's pitch and energy for the voice
+and gives them to the acoustic model.
+
+Controls: `speed` divides the durations (>1 faster). `pitch_shift` (semitones): with a pitch predictor
+it moves the predicted pitch, so the formants stay (the same voice, higher or lower); otherwise it moves
+the whole mel spectrum along frequency after synthesis, formants with the pitch (like playing a
+recording faster without changing its length).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from models.guard import check_finite
 from models.synthesizer.phone_durations import DurationConfig, DurationPredictor, word_positions
 from models.synthesizer.phone_durations import to_frames as predicted_frames
 from models.synthesizer.phone_model import SILENCE, PhoneSynth, PhoneSynthConfig
+from models.synthesizer.phone_variance import VarianceConfig, VariancePredictor, shifted
 from models.synthesizer.synthesizer import speaker_embeddings
 from models.text import TextError, encode_text
 from models.text.frontend import text_to_phones
@@ -45,6 +51,7 @@ log = logging.getLogger(__name__)
 
 KIND = "phone-synthesizer"
 DURATIONS_PREFIX = "durations."  # duration predictor tensors stored in the same file (format 2)
+VARIANCE_PREFIX = "variance_predictor."  # pitch and energy predictor tensors (format 3)
 # flite's slt voice speaks faster than LibriSpeech readers: its mean non-pause phone lasts 6.40 frames
 # against 6.95 in the demo model's real training speech (pocketsphinx alignments), so on the flite path
 # durations are stretched by 6.95 / 6.40 at speed 1. Measured effect on the demo evaluation at step
@@ -68,14 +75,17 @@ class PhoneSynthesizer:
 
     def __init__(self, model: PhoneSynth, device: str | torch.device = "cpu", batch_size: int = 8,
                  speed: float = 1.0, pitch_shift: float = 0.0, durations: DurationPredictor | None = None,
-                 frontend: Frontend | None = None, precision: Literal["auto", "fp32", "bf16"] = "auto") -> None:
+                 frontend: Frontend | None = None, precision: Literal["auto", "fp32", "bf16"] = "auto",
+                 variance: VariancePredictor | None = None) -> None:
         """speed: >1 speaks faster (divides the durations); pitch_shift: semitones (see the module doc);
         durations: the duration predictor; frontend: "python" (needs `durations`) or "flite"
         (default: "python" when there is a predictor); precision: of the acoustic model's matrix
-        products ("auto": bf16 on CPUs with native bf16, 1.35x faster, mel within 0.03 of fp32)."""
+        products ("auto": bf16 on CPUs with native bf16, 1.35x faster, mel within 0.03 of fp32);
+        variance: the pitch and energy predictor, used only with an acoustic model trained with them."""
         self.model = model.to(device).eval()
         self.device = torch.device(device)
         self.durations = durations.to(device).eval() if durations is not None else None
+        self.variance = variance.to(device).eval() if variance is not None else None
         self.frontend: Frontend = frontend or ("python" if durations is not None else "flite")
         if self.frontend == "python" and durations is None:
             raise ValueError("the Python front-end needs a duration predictor; this model has none (use flite)")
@@ -118,31 +128,39 @@ class PhoneSynthesizer:
         """Our .safetensors of kind "phone-synthesizer" (with a duration predictor from format 2 on).
         Raises CheckpointError."""
         state, config_dict, meta = load_safetensors(path, kind=KIND)
-        acoustic = {k: v for k, v in state.items() if not k.startswith(DURATIONS_PREFIX)}
+        acoustic = {k: v for k, v in state.items() if not k.startswith((DURATIONS_PREFIX, VARIANCE_PREFIX))}
         model = build_checked(PhoneSynth, config_from_dict(PhoneSynthConfig, config_dict, path), acoustic, path,
                               "phone synthesizer")
-        durations = None
+        durations = variance = None
         try:
             model.load_state_dict(acoustic, strict=True)
             if "durations_config" in meta:
                 durations = DurationPredictor(config_from_dict(DurationConfig, json.loads(meta["durations_config"])))
                 durations.load_state_dict({k[len(DURATIONS_PREFIX):]: v for k, v in state.items()
                                            if k.startswith(DURATIONS_PREFIX)}, strict=True)
+            if "variance_config" in meta:
+                variance = VariancePredictor(config_from_dict(VarianceConfig, json.loads(meta["variance_config"])))
+                variance.load_state_dict({k[len(VARIANCE_PREFIX):]: v for k, v in state.items()
+                                          if k.startswith(VARIANCE_PREFIX)}, strict=True)
         except RuntimeError as e:
             raise CheckpointError(f"{path}: the weights do not fit the phone synthesizer layout ({e})") from None
         log.info("loaded phone synthesizer %s (step %s, %s)", path, meta.get("step", "?"),
                  "with a duration predictor" if durations is not None else "flite durations")
-        synth = cls(model, durations=durations, **kwargs)
+        synth = cls(model, durations=durations, variance=variance, **kwargs)
         synth.source = str(path)
         return synth
 
     def save(self, path: str | Path, meta: dict[str, str] | None = None) -> Path:
-        """Weights and config (plus `meta`); the duration predictor's tensors under "durations." (format 2)."""
+        """Weights and config (plus `meta`); the duration predictor's tensors under "durations." (format 2),
+        the pitch and energy predictor's under "variance_predictor." (format 3)."""
         state = dict(self.model.state_dict())
         extra = dict(meta or {})
         if self.durations is not None:
             state.update({DURATIONS_PREFIX + k: v for k, v in self.durations.state_dict().items()})
             extra.update(durations_config=json.dumps(dataclasses.asdict(self.durations.config)), phone_format="2")
+        if self.variance is not None:
+            state.update({VARIANCE_PREFIX + k: v for k, v in self.variance.state_dict().items()})
+            extra.update(variance_config=json.dumps(dataclasses.asdict(self.variance.config)), phone_format="3")
         return save_safetensors(path, state, KIND, self.config, extra)
 
     def reading(self, text: str) -> Reading:
@@ -187,18 +205,22 @@ class PhoneSynthesizer:
             chunk = prepared[b0:b0 + self.batch_size]
             chunk_embeds = embeds[b0:b0 + len(chunk)]
             frames = [r[1] for r in chunk] if self.frontend == "flite" else self._durations(chunk, chunk_embeds)
-            mels += [shift_pitch(m, self.pitch_shift)
-                     for m in self._generate([(r[0], d) for r, d in zip(chunk, frames, strict=True)], chunk_embeds)]
+            variance = self._variance(chunk, chunk_embeds) if self.uses_variance else None
+            out = self._generate([(r[0], d) for r, d in zip(chunk, frames, strict=True)], chunk_embeds, variance)
+            mels += out if self.uses_variance else [shift_pitch(m, self.pitch_shift) for m in out]
             for mel, text in zip(mels[b0:], texts[b0:b0 + len(chunk)], strict=True):
                 check_finite(mel, "mel", self.source, repr(text[:40]))
             if progress is not None:
                 progress(len(mels) / len(prepared), "synthesizing")
         return mels
 
-    @torch.inference_mode()
-    def _durations(self, items: Sequence[Reading], embeds: np.ndarray) -> list[np.ndarray]:
-        """Predicted frames per phone at the current speed, for a batch of readings."""
-        assert self.durations is not None
+    @property
+    def uses_variance(self) -> bool:
+        """Pitch and energy are predicted (and pitch shift moves the pitch, not the spectrum)."""
+        return self.config.variance and self.variance is not None and self.frontend == "python"
+
+    def _linguistic(self, items: Sequence[Reading], embeds: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """A batch of readings as padded (B, N) phones, stress, positions and (B, 256) speakers."""
         n = max(len(r[0]) for r in items)
         phones = torch.full((len(items), n), PAD_PHONE_ID, dtype=torch.long)
         stress = torch.zeros((len(items), n), dtype=torch.long)
@@ -206,21 +228,38 @@ class PhoneSynthesizer:
         for i, (p, _, st, pos) in enumerate(items):
             phones[i, :len(p)], stress[i, :len(p)], position[i, :len(p)] = (
                 torch.from_numpy(p), torch.from_numpy(st), torch.from_numpy(pos))
-        log_d = self.durations(phones.to(self.device), stress.to(self.device), position.to(self.device),
-                               torch.from_numpy(embeds).to(self.device)).float().cpu().numpy()
+        return tuple(t.to(self.device) for t in (phones, stress, position, torch.from_numpy(embeds)))
+
+    @torch.inference_mode()
+    def _durations(self, items: Sequence[Reading], embeds: np.ndarray) -> list[np.ndarray]:
+        """Predicted frames per phone at the current speed, for a batch of readings."""
+        assert self.durations is not None
+        log_d = self.durations(*self._linguistic(items, embeds)).float().cpu().numpy()
         return [predicted_frames(log_d[i, :len(r[0])], r[0], self.speed) for i, r in enumerate(items)]
 
     @torch.inference_mode()
-    def _generate(self, items: list[tuple[np.ndarray, np.ndarray]], embeds: np.ndarray) -> list[np.ndarray]:
+    def _variance(self, items: Sequence[Reading], embeds: np.ndarray) -> list[np.ndarray]:
+        """Predicted (2, N) normalised pitch (moved by `pitch_shift`) and energy per reading."""
+        assert self.variance is not None
+        pred = self.variance(*self._linguistic(items, embeds)).float().cpu().numpy()
+        return [shifted(pred[i, :len(r[0])].T, self.pitch_shift) for i, r in enumerate(items)]
+
+    @torch.inference_mode()
+    def _generate(self, items: list[tuple[np.ndarray, np.ndarray]], embeds: np.ndarray,
+                  variance: list[np.ndarray] | None = None) -> list[np.ndarray]:
         n = max(len(p) for p, _ in items)
         phones = torch.full((len(items), n), PAD_PHONE_ID, dtype=torch.long)
         durations = torch.zeros((len(items), n), dtype=torch.long)
+        values = torch.zeros((len(items), 2, n)) if variance is not None else None
         for i, (p, d) in enumerate(items):
             phones[i, :len(p)] = torch.from_numpy(p)
             durations[i, :len(d)] = torch.from_numpy(d)
+            if values is not None:
+                values[i, :, :len(p)] = torch.from_numpy(variance[i])
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             out = self.model(phones.to(self.device), durations.to(self.device),
-                             torch.from_numpy(embeds).to(self.device))
+                             torch.from_numpy(embeds).to(self.device),
+                             None if values is None else values.to(self.device))
         mel = out["mel_post"].float().clamp(-4.0, 4.0).cpu().numpy()
         return [np.ascontiguousarray(mel[i, :, :int(d.sum())]) for i, (_, d) in enumerate(items)]
 
@@ -250,18 +289,35 @@ def shift_pitch(mel: np.ndarray, semitones: float) -> np.ndarray:
     return out
 
 
-def bundle(acoustic: Path, durations: Path, out: Path) -> Path:
-    """Write one demo synthesizer file from an acoustic model and a duration predictor (two run weights)."""
+def bundle(acoustic: Path, durations: Path, out: Path, variance: Path | None = None) -> Path:
+    """Write one demo synthesizer file from an acoustic model, a duration predictor and optionally a
+    pitch and energy predictor (run weights; `durations` may also be a demo synthesizer file, whose
+    duration predictor is taken)."""
     synth = PhoneSynthesizer.from_file(acoustic, frontend="flite")
-    step = load_safetensors(acoustic, kind=KIND)[2].get("step", "?")
-    state, config_dict, meta = load_safetensors(durations, kind="duration-predictor")
-    predictor = DurationPredictor(config_from_dict(DurationConfig, config_dict))
-    predictor.load_state_dict(state, strict=True)
-    synth.durations = predictor.eval()
-    return synth.save(out, {"step": step, "durations_step": meta.get("step", "?")})
+    extra = {"step": load_safetensors(acoustic, kind=KIND)[2].get("step", "?")}
+    try:
+        state, config_dict, meta = load_safetensors(durations, kind="duration-predictor")
+    except CheckpointError:  # a demo synthesizer file
+        synth.durations = PhoneSynthesizer.from_file(durations).durations
+        if synth.durations is None:
+            raise
+        extra["durations_from"] = Path(durations).name
+    else:
+        predictor = DurationPredictor(config_from_dict(DurationConfig, config_dict))
+        predictor.load_state_dict(state, strict=True)
+        synth.durations = predictor.eval()
+        extra["durations_step"] = meta.get("step", "?")
+    if variance is not None:
+        state, config_dict, meta = load_safetensors(variance, kind="variance-predictor")
+        synth.variance = VariancePredictor(config_from_dict(VarianceConfig, config_dict))
+        synth.variance.load_state_dict(state, strict=True)
+        synth.variance.eval()
+        extra["variance_step"] = meta.get("step", "?")
+    return synth.save(out, extra)
 
 
-if __name__ == "__main__":  # python -m models.synthesizer.phone_synthesizer ACOUSTIC DURATIONS OUT
+if __name__ == "__main__":  # python -m models.synthesizer.phone_synthesizer ACOUSTIC DURATIONS OUT [VARIANCE]
     import sys
 
-    print(bundle(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])))
+    print(bundle(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]),
+                 Path(sys.argv[4]) if len(sys.argv) > 4 else None))

@@ -5,6 +5,7 @@ the ones it learnt."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from models.data.phone_data import PhoneItem, read_phone_data
 from models.synthesizer.phone_model import SILENCE, PhoneSynth, PhoneSynthConfig
+from models.synthesizer.phone_variance import normalise
 from models.text.phones import PAD_PHONE_ID
 from models.training.distributed import init_world, pick_device, shutdown
 from models.training.loop import Loop, run_configs
@@ -65,24 +67,35 @@ PRESETS = {"small": (PhoneSynthConfig.small, PhoneTrainConfig.small),
 
 
 class Cache:
-    """Items' arrays, loaded once (the demo data fits in memory: ~100 MB as float16)."""
+    """Items' arrays, loaded once (the demo data fits in memory: ~100 MB as float16). With `variance`,
+    each item's normalised pitch and energy (2, N) too (`sv2tts preprocess variance` must have run)."""
 
-    def __init__(self, items: list[PhoneItem]) -> None:
+    def __init__(self, items: list[PhoneItem], variance: bool = False) -> None:
         self.items = items
+        self.variance = variance
         self._arrays: dict[int, dict[str, np.ndarray]] = {}
 
     def get(self, i: int) -> dict[str, np.ndarray]:
         if i not in self._arrays:
             with np.load(self.items[i].path) as z:
-                self._arrays[i] = {k: z[k] for k in ("mel", "phones", "durations", "embed")}
+                arrays = {k: z[k] for k in ("mel", "phones", "durations", "embed")}
+                if self.variance:
+                    if "pitch" not in z:
+                        raise ValueError(f"{self.items[i].path}: no pitch and energy; run "
+                                         "`sv2tts preprocess variance` on the phone data first")
+                    arrays["variance"] = normalise(z["pitch"], z["energy"])
+            self._arrays[i] = arrays
         return self._arrays[i]
 
 
-def crop(arrays: dict[str, np.ndarray], max_frames: int, rng: np.random.Generator
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+Crop = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]
+
+
+def crop(arrays: dict[str, np.ndarray], max_frames: int, rng: np.random.Generator) -> Crop:
     """A random run of whole phones of at most `max_frames` frames (at least one phone).
 
-    Returns (mel (80, T) float32, phones (N,), durations (N,)) with durations summing to T.
+    Returns (mel (80, T) float32, phones (N,), durations (N,), variance (2, N) or None) with durations
+    summing to T.
     """
     durations, phones = arrays["durations"], arrays["phones"]
     ends = np.cumsum(durations)
@@ -96,21 +109,27 @@ def crop(arrays: dict[str, np.ndarray], max_frames: int, rng: np.random.Generato
         last = max(last, first + 1)
     start = int(ends[first] - durations[first])
     end = int(ends[last - 1])
-    return arrays["mel"][:, start:end].astype(np.float32), phones[first:last], durations[first:last]
+    variance = arrays["variance"][:, first:last] if "variance" in arrays else None
+    return arrays["mel"][:, start:end].astype(np.float32), phones[first:last], durations[first:last], variance
 
 
-def collate(crops: list[tuple[np.ndarray, np.ndarray, np.ndarray]], embeds: np.ndarray
-            ) -> dict[str, torch.Tensor]:
+def collate(crops: list[Crop], embeds: np.ndarray) -> dict[str, torch.Tensor]:
     n = max(len(c[1]) for c in crops)
     t = max(c[0].shape[1] for c in crops)
     phones = torch.full((len(crops), n), PAD_PHONE_ID, dtype=torch.long)
     durations = torch.zeros((len(crops), n), dtype=torch.long)
     mels = torch.full((len(crops), crops[0][0].shape[0], t), SILENCE)
-    for i, (mel, ph, du) in enumerate(crops):
+    variance = torch.zeros((len(crops), 2, n))
+    for i, (mel, ph, du, var) in enumerate(crops):
         phones[i, :len(ph)] = torch.from_numpy(ph)
         durations[i, :len(du)] = torch.from_numpy(du)
         mels[i, :, :mel.shape[1]] = torch.from_numpy(mel)
-    return {"phones": phones, "durations": durations, "mels": mels, "speaker": torch.from_numpy(embeds)}
+        if var is not None:
+            variance[i, :, :var.shape[1]] = torch.from_numpy(var)
+    batch = {"phones": phones, "durations": durations, "mels": mels, "speaker": torch.from_numpy(embeds)}
+    if all(c[3] is not None for c in crops):
+        batch["variance"] = variance
+    return batch
 
 
 def losses(out: dict[str, torch.Tensor], mels: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -146,9 +165,13 @@ def start_from(net: PhoneSynth, path: Path) -> None:
     from models.synthesizer.phone_synthesizer import PhoneSynthesizer
 
     start = PhoneSynthesizer.from_file(path)
-    if start.config != net.config:
+    # a model without pitch and energy may become one: the new projection starts at zero
+    if dataclasses.replace(start.config, variance=net.config.variance) != net.config or (
+            start.config.variance and not net.config.variance):
         raise ValueError(f"{path}: its model config differs from this run's ({start.config})")
-    net.load_state_dict(start.model.state_dict())
+    missing, unexpected = net.load_state_dict(start.model.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("variance.") for k in missing):
+        raise ValueError(f"{path}: the weights do not fit this run's model ({missing or unexpected})")
     log.info("starting from the weights of %s", path)
 
 
@@ -161,7 +184,7 @@ def train_phones(run_path: Path, data: Path, config: str = "small", resume: bool
         model_cfg, train_cfg = run_configs(run, config, resume, world, "phone-synthesizer", PRESETS, PhoneSynthConfig,
                                            PhoneTrainConfig)
         items = read_phone_data(data)
-        cache = Cache(items)
+        cache = Cache(items, model_cfg.variance)
         device = pick_device()
         torch.manual_seed(train_cfg.seed)
         net = PhoneSynth(model_cfg).to(device)
@@ -185,7 +208,7 @@ def train_phones(run_path: Path, data: Path, config: str = "small", resume: bool
             crops = [crop(a, train_cfg.crop_frames, rng) for a in arrays]
             embeds = noisy(np.stack([a["embed"] for a in arrays]), train_cfg.embed_noise, rng)
             batch = {k: v.to(device) for k, v in collate(crops, embeds).items()}
-            out = model(batch["phones"], batch["durations"], batch["speaker"])
+            out = model(batch["phones"], batch["durations"], batch["speaker"], batch.get("variance"))
             parts = losses(out, batch["mels"])
             optimizer.zero_grad(set_to_none=True)
             parts["loss"].backward()

@@ -1,4 +1,4 @@
-"""`sv2tts preprocess {encoder,synthesizer,phones,gta} DATA_ROOT OUT_DIR --dataset NAME`: training data."""
+"""`sv2tts preprocess {encoder,synthesizer,phones,gta,variance} DATA_ROOT OUT_DIR --dataset NAME`: training data."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ EXAMPLES = """examples:
   sv2tts preprocess synthesizer LibriSpeech/train-clean-100 data/synth --dataset librispeech --jobs 2
   sv2tts preprocess encoder VoxCeleb1 data/encoder --dataset voxceleb --shard 0/4
   sv2tts preprocess phones data/synthetic data/phones
-  sv2tts preprocess gta data/phones data/gta --audio-root data/synthetic"""
+  sv2tts preprocess gta data/phones data/gta --audio-root data/synthetic
+  sv2tts preprocess variance data/phones data/phones --audio-root data/synthetic --audio-root LibriSpeech"""
 DATASETS = ("generic", "librispeech", "libritts", "vctk", "ljspeech", "voxceleb")  # = models.data.datasets
 
 
@@ -29,8 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "pocketsphinx, to its .txt transcripts or to what it recognises); run it once per source into the same "
         "OUT_DIR: items/*.npz + metadata.jsonl, dropped items in log.jsonl. gta (vocoder fine-tuning): DATA_ROOT "
         "is phones data; the demo synthesizer predicts each item's mel from its own phones and durations, "
-        "saved with the audio found under --audio-root.", epilog=EXAMPLES)
-    p.add_argument("kind", choices=("encoder", "synthesizer", "phones", "gta"))
+        "saved with the audio found under --audio-root. variance (pitch and energy predictors): DATA_ROOT is phones "
+        "data, changed in place (OUT_DIR must be the same folder): each item gets the mean F0 and mel level of "
+        "every phone, from its recording under --audio-root.", epilog=EXAMPLES)
+    p.add_argument("kind", choices=("encoder", "synthesizer", "phones", "gta", "variance"))
     p.add_argument("data_root", type=Path, help="the dataset folder")
     p.add_argument("out_dir", type=Path)
     p.add_argument("--dataset", choices=DATASETS, default="generic",
@@ -45,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--exclude-speakers", nargs="+", default=[], metavar="ID",
                    help="phones, real speech: leave these speakers out (e.g. the ones held out for evaluation)")
     p.add_argument("--audio-root", type=Path, action="append", default=[], metavar="DIR",
-                   help="gta: where the items' audio files are (<id>.wav/.flac, searched recursively; repeatable)")
+                   help="gta, variance: where the items' audio files are (<id>.wav/.flac, searched recursively; "
+                   "repeatable)")
     p.add_argument("--synthesizer", type=Path, help="gta: demo synthesizer weights (default: model store)")
     add_threads_argument(p)
     p.set_defaults(func=run)
@@ -60,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         shard = Shard.parse(args.shard)
     except ValueError as e:
         raise UserError(str(e)) from None
+    if args.kind == "variance":
+        return run_variance(args)
     if args.out_dir.resolve() == args.data_root.resolve():
         raise UserError("OUT_DIR must differ from DATA_ROOT")
     if args.kind == "phones":
@@ -139,3 +145,28 @@ def run_gta(args: argparse.Namespace) -> int:
         raise UserError(str(e)) from None
     print(f"{args.out_dir}: {n} synthesizer-aligned items", file=sys.stderr)
     return 0
+
+
+def run_variance(args: argparse.Namespace) -> int:
+    from models.data.variance import add_variance
+    from models.pitch import PitchUnavailable
+    from toolbox.cli import UserError
+
+    if args.out_dir.resolve() != args.data_root.resolve():
+        raise UserError("variance adds to the phone data in place: give the same folder as DATA_ROOT and OUT_DIR")
+    if not args.audio_root:
+        raise UserError("variance needs --audio-root DIR (where the phone data's recordings are)")
+    from tqdm import tqdm
+
+    with tqdm(unit="utt", desc="preprocess variance", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(1)
+
+        try:
+            counts = add_variance(args.data_root, args.audio_root, progress)
+        except (ValueError, PitchUnavailable) as e:
+            raise UserError(str(e)) from None
+    print(f"{args.data_root}: pitch and energy added to {counts['done']} items, {counts['skipped']} had them, "
+          f"{counts['missing']} without a recording", file=sys.stderr)
+    return 0 if counts["done"] + counts["skipped"] else 1

@@ -19,7 +19,7 @@ EXAMPLES = """examples:
 
 # model -> (module, function, default preset) of its trainer; a trainer takes
 # (run_dir, data, config, resume, max_steps). "phones" is the duration-based demo synthesizer,
-# "durations" its phone duration predictor.
+# "durations" its phone duration predictor, "variance" its pitch and energy predictor.
 TRAINERS = {
     "encoder": ("models.training.encoder", "train_encoder", "rtvc"),
     "synthesizer": ("models.training.synthesizer", "train_synthesizer", "rtvc"),
@@ -27,11 +27,14 @@ TRAINERS = {
     "phones": ("models.training.phones", "train_phones", "small"),
     "istft-vocoder": ("models.training.istft_vocoder", "train_istft_vocoder", "default"),
     "durations": ("models.training.durations", "train_durations", "small"),
+    "variance": ("models.training.variance", "train_variance", "small"),
 }
 HELP = {
     "phones": "train the duration-based demo synthesizer (data: sv2tts preprocess phones)",
     "istft-vocoder": "train the fast iSTFT vocoder (data: any folder of speech audio files)",
     "durations": "train the demo synthesizer's phone duration predictor (data: sv2tts preprocess phones)",
+    "variance": "train the demo synthesizer's pitch and energy predictor (data: sv2tts preprocess phones, "
+                "then sv2tts preprocess variance)",
 }
 
 
