@@ -206,7 +206,8 @@ def test_gta_preprocess_and_aligned_segments(tmp_path, audio_folder, one_torch_t
     durations = np.array([n // 3, n // 3, n - 2 * (n // 3)])
     ids = np.array([p for p in range(1, 10) if p != PAD_PHONE_ID][:3])
     np.savez(phones / "items" / "spk1.npz", mel=mel.astype(np.float16), phones=ids, durations=durations,
-             embed=np.full(256, 1 / 16, np.float32))
+             embed=np.full(256, 1 / 16, np.float32), pitch=np.log([120, np.nan, 130]).astype(np.float32),
+             energy=np.array([-1.0, -2.0, -1.5], np.float32))  # what `preprocess variance` adds
     (phones / "metadata.jsonl").write_text(json.dumps({"id": "spk1", "speaker": "s1", "source": "real",
                                                        "frames": int(n), "words": 3}) + "\n")
     out = tmp_path / "gta"

@@ -44,6 +44,7 @@ def build_gta_data(phone_data: Path, audio_roots: list[Path], synthesizer: Path,
     Resumable: items already written are kept. Returns the number of items in OUT.
     """
     from models.synthesizer.phone_synthesizer import PhoneSynthesizer
+    from models.synthesizer.phone_variance import normalise
 
     items = read_phone_data(phone_data)
     audio = find_audio(audio_roots)
@@ -57,9 +58,15 @@ def build_gta_data(phone_data: Path, audio_roots: list[Path], synthesizer: Path,
         path = out / "items" / f"{item.id}.npz"
         if not path.is_file():
             z = np.load(item.path)
+            variance = None
+            if model.config.variance:  # the recording's own pitch and energy, so the mel matches its audio
+                if "pitch" not in z:
+                    raise ValueError(f"{item.path}: this synthesizer needs each phone's pitch and energy; run "
+                                     "`sv2tts preprocess variance` on the phone data first")
+                variance = torch.from_numpy(normalise(z["pitch"], z["energy"]))[None]
             with torch.inference_mode():
                 pred = model(torch.from_numpy(z["phones"])[None], torch.from_numpy(z["durations"])[None],
-                             torch.from_numpy(z["embed"].astype(np.float32))[None])["mel_post"][0]
+                             torch.from_numpy(z["embed"].astype(np.float32))[None], variance)["mel_post"][0]
             wav = load_audio(audio[item.id])  # as the phone data's mel was made: no normalisation
             tmp = path.with_suffix(".part.npz")
             np.savez(tmp, mel_gta=pred.numpy().astype(np.float16), mel=z["mel"], audio=wav.astype(np.float32))

@@ -284,7 +284,7 @@ def train_istft_vocoder(run_path: Path, data: Path, config: str = "default", res
             metrics["grad_norm"] = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip_grad_norm)
             opt_g.step()
             return {"loss": float(loss.detach()), "lr": learning_rate(step, cfg),
-                    **{k: float(v) for k, v in metrics.items()}}
+                    **{k: float(v.detach()) for k, v in metrics.items()}}
 
         return loop.train(one_step, step, max_steps)
     finally:
