@@ -55,25 +55,38 @@ def word_positions(word_index: np.ndarray) -> np.ndarray:
     return np.where(w < 0, 0, pos).astype(np.int64)
 
 
-class DurationPredictor(nn.Module):
-    def __init__(self, config: DurationConfig) -> None:
+class PhonePredictor(nn.Module):
+    """phones, stress, word position (B, N) + speaker (B, 256) -> (B, N, outputs) values per phone.
+    The network of the duration predictor (1 output) and of the pitch and energy predictor (2)."""
+
+    def __init__(self, config: DurationConfig, outputs: int) -> None:
         super().__init__()
         c = self.config = config
         self.phone = nn.Embedding(c.n_phones + 1, c.dim, padding_idx=PAD_PHONE_ID)
         self.stress = nn.Embedding(N_STRESS, c.dim)
         self.position = nn.Embedding(N_WORD_POSITIONS, c.dim)
         self.blocks = nn.ModuleList(FiLMConv(c.dim, c.kernel, 1, c.speaker_dim, c.dropout) for _ in range(c.layers))
-        self.out = nn.Linear(c.dim, 1)
+        self.out = nn.Linear(c.dim, outputs)
 
     def forward(self, phones: torch.Tensor, stress: torch.Tensor, position: torch.Tensor, speaker: torch.Tensor
                 ) -> torch.Tensor:
         """phones, stress, position (B, N) int64 (PAD_PHONE_ID pads phones), speaker (B, 256)
-        -> (B, N) predicted log(1 + frames) (0 at padding)."""
+        -> (B, N, outputs) (0 at padding)."""
         mask = (phones != PAD_PHONE_ID).unsqueeze(1).to(torch.float32)  # (B, 1, N)
         x = (self.phone(phones) + self.stress(stress) + self.position(position)).transpose(1, 2)  # (B, C, N)
         for block in self.blocks:
             x = block(x, speaker, mask)
-        return self.out(F.gelu(x).transpose(1, 2)).squeeze(-1) * mask.squeeze(1)
+        return self.out(F.gelu(x).transpose(1, 2)) * mask.transpose(1, 2)
+
+
+class DurationPredictor(PhonePredictor):
+    def __init__(self, config: DurationConfig) -> None:
+        super().__init__(config, 1)
+
+    def forward(self, phones: torch.Tensor, stress: torch.Tensor, position: torch.Tensor, speaker: torch.Tensor
+                ) -> torch.Tensor:
+        """-> (B, N) predicted log(1 + frames) (0 at padding)."""
+        return super().forward(phones, stress, position, speaker).squeeze(-1)
 
 
 def to_frames(log_durations: np.ndarray, phones: np.ndarray, rate: float = 1.0) -> np.ndarray:

@@ -144,8 +144,9 @@ class PhoneSynthesizer:
                                           if k.startswith(VARIANCE_PREFIX)}, strict=True)
         except RuntimeError as e:
             raise CheckpointError(f"{path}: the weights do not fit the phone synthesizer layout ({e})") from None
-        log.info("loaded phone synthesizer %s (step %s, %s)", path, meta.get("step", "?"),
-                 "with a duration predictor" if durations is not None else "flite durations")
+        log.info("loaded phone synthesizer %s (step %s, %s%s)", path, meta.get("step", "?"),
+                 "with a duration predictor" if durations is not None else "flite durations",
+                 ", pitch and energy predictor" if variance is not None else "")
         synth = cls(model, durations=durations, variance=variance, **kwargs)
         synth.source = str(path)
         return synth

@@ -12,11 +12,13 @@ from __future__ import annotations
 import difflib
 import logging
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from models.data.phone_data import PhoneItem, read_phone_data
 from models.synthesizer.phone_durations import DurationConfig, DurationPredictor, word_positions
@@ -157,40 +159,53 @@ def duration_losses(pred: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[
             "mae_frames": (frames_err * used).sum() / used.sum().clamp_min(1.0)}
 
 
+@dataclass(frozen=True)
+class PredictorTask:
+    """What a phone predictor trainer needs to know besides the shared loop (`train_predictor`): the model
+    kind and presets, the network, and how its items are loaded, batched and scored. Items have `.embed`
+    (256,) and `.real`."""
+
+    kind: str
+    presets: dict
+    network: Callable[[DurationConfig], nn.Module]
+    load_items: Callable[[list[PhoneItem]], list]
+    collate: Callable[[list, np.ndarray, float], dict[str, torch.Tensor]]
+    losses: Callable[[torch.Tensor, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+
+
 @torch.no_grad()
-def evaluate(net: DurationPredictor, items: list[DurationItem], device: torch.device) -> dict[str, float]:
-    """Mean absolute duration error (frames) and the log-MSE over held-out items (unit weights)."""
+def evaluate(task: PredictorTask, net: nn.Module, items: list, device: torch.device) -> dict[str, float]:
+    """The task's losses over held-out items (unit weights), as val_* metrics."""
     net.eval()
-    totals = {"loss": 0.0, "mae_frames": 0.0}
+    totals: dict[str, float] = {}
     for b0 in range(0, len(items), 64):
         chunk = items[b0:b0 + 64]
-        batch = {k: v.to(device) for k, v in
-                 collate(chunk, np.stack([c.embed for c in chunk]), real_weight=1.0).items()}
-        parts = duration_losses(net(batch["phones"], batch["stress"], batch["position"], batch["speaker"]), batch)
-        for k in totals:
-            totals[k] += parts[k].item() * len(chunk)
+        batch = {k: v.to(device) for k, v in task.collate(chunk, np.stack([c.embed for c in chunk]), 1.0).items()}
+        parts = task.losses(net(batch["phones"], batch["stress"], batch["position"], batch["speaker"]), batch)
+        for k, v in parts.items():
+            totals[k] = totals.get(k, 0.0) + v.item() * len(chunk)
     net.train()
     return {f"val_{k}": v / len(items) for k, v in totals.items()}
 
 
-def train_durations(run_path: Path, data: Path, config: str = "small", resume: bool = False,
-                    max_steps: int | None = None) -> int:
-    """Train (or resume) a duration predictor run. Returns the final step."""
+def train_predictor(task: PredictorTask, run_path: Path, data: Path, config: str, resume: bool,
+                    max_steps: int | None) -> int:
+    """Train (or resume) a phone predictor run: the loop shared by the duration and the pitch and energy
+    predictors. Returns the final step."""
     world = init_world()
     try:
         run = RunDir(run_path)
-        model_cfg, train_cfg = run_configs(run, config, resume, world, KIND, PRESETS, DurationConfig,
+        model_cfg, train_cfg = run_configs(run, config, resume, world, task.kind, task.presets, DurationConfig,
                                            DurationTrainConfig)
         train_items, held_items = split_heldout(read_phone_data(data), train_cfg.heldout_share)
-        items, matched = load_items(train_items)
-        heldout, _ = load_items(held_items)
-        log.info("durations: %d items (%d real), %d held out; front-end matches %.1f %% of aligned phones",
-                 len(items), sum(it.real for it in items), len(heldout), 100 * matched)
+        items, heldout = task.load_items(train_items), task.load_items(held_items)
+        log.info("%s: %d items (%d real), %d held out", task.kind, len(items), sum(it.real for it in items),
+                 len(heldout))
         device = pick_device()
         torch.manual_seed(train_cfg.seed)
-        net = DurationPredictor(model_cfg).to(device)
+        net = task.network(model_cfg).to(device)
         optimizer = torch.optim.AdamW(net.parameters(), lr=train_cfg.lr, weight_decay=1e-6)
-        loop = Loop(KIND, run, world, net, model_cfg, optimizer, train_cfg.seed, train_cfg.save_every,
+        loop = Loop(task.kind, run, world, net, model_cfg, optimizer, train_cfg.seed, train_cfg.save_every,
                     train_cfg.log_every)
         step = loop.resume() if resume else 0
         net.train()
@@ -202,8 +217,8 @@ def train_durations(run_path: Path, data: Path, config: str = "small", resume: b
                 group["lr"] = lr
             chosen = [items[i] for i in draw(kinds, train_cfg.batch_size, train_cfg.real_share, rng)]
             embeds = noisy(np.stack([c.embed for c in chosen]), train_cfg.embed_noise, rng)
-            batch = {k: v.to(device) for k, v in collate(chosen, embeds, train_cfg.real_weight).items()}
-            parts = duration_losses(net(batch["phones"], batch["stress"], batch["position"], batch["speaker"]), batch)
+            batch = {k: v.to(device) for k, v in task.collate(chosen, embeds, train_cfg.real_weight).items()}
+            parts = task.losses(net(batch["phones"], batch["stress"], batch["position"], batch["speaker"]), batch)
             optimizer.zero_grad(set_to_none=True)
             parts["loss"].backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), train_cfg.clip_grad_norm)
@@ -211,9 +226,25 @@ def train_durations(run_path: Path, data: Path, config: str = "small", resume: b
                 optimizer.step()
             metrics = {**{k: v.item() for k, v in parts.items()}, "grad_norm": float(grad_norm), "lr": lr}
             if heldout and (step + 1) % train_cfg.eval_every == 0:
-                metrics.update(evaluate(net, heldout, device))
+                metrics.update(evaluate(task, net, heldout, device))
             return metrics
 
         return loop.train(one_step, step, max_steps)
     finally:
         shutdown(world)
+
+
+def _load_duration_items(items: list[PhoneItem]) -> list[DurationItem]:
+    out, matched = load_items(items)
+    if out:
+        log.info("durations: the front-end matches %.1f %% of the aligned phones", 100 * matched)
+    return out
+
+
+DURATIONS = PredictorTask(KIND, PRESETS, DurationPredictor, _load_duration_items, collate, duration_losses)
+
+
+def train_durations(run_path: Path, data: Path, config: str = "small", resume: bool = False,
+                    max_steps: int | None = None) -> int:
+    """Train (or resume) a duration predictor run. Returns the final step."""
+    return train_predictor(DURATIONS, run_path, data, config, resume, max_steps)
