@@ -335,7 +335,7 @@ def test_phone_pitch_and_energy_are_means_over_each_phones_frames():
     assert (up[0] - values[0]).tolist() == pytest.approx([12 * SEMITONE / 0.35] * 2) and np.all(up[1] == values[1])
 
 
-def test_pitch_and_energy_preprocessing_training_and_synthesis(tmp_path, phone_data):
+def test_pitch_and_energy_preprocessing_training_and_synthesis(tmp_path, phone_data, capsys):
     """preprocess variance -> train variance -> an acoustic model with variance -> one bundled file whose
     pitch shift moves the predicted pitch, not the spectrum."""
     from safetensors.torch import load_file
@@ -352,6 +352,10 @@ def test_pitch_and_energy_preprocessing_training_and_synthesis(tmp_path, phone_d
                                   "train": {"batch_size": 4, "crop_frames": 120, "warmup_steps": 1, "lr": 3e-3}}))
     assert main(["train", "phones", str(tmp_path / "early"), "--data", str(data), "--config", str(config),
                  "--steps", "2"]) != 0
+    assert main(["preprocess", "variance", str(data), str(tmp_path / "elsewhere"), "--audio-root", str(corpus)]) != 0
+    assert "same folder" in capsys.readouterr().err
+    assert main(["preprocess", "variance", str(data), str(data)]) != 0
+    assert "--audio-root" in capsys.readouterr().err
     assert main(["preprocess", "variance", str(data), str(data), "--audio-root", str(corpus)]) == 0
     speakers = {s["id"]: s["pitch"] for s in json.loads((corpus / "speakers.json").read_text())["speakers"]}
     for row in (json.loads(x) for x in (data / "metadata.jsonl").read_text().splitlines()):
