@@ -13,10 +13,11 @@ Pitch and energy: a file with a pitch and energy predictor (:mod:`models.synthes
 format 3) and an acoustic model trained with them predicts each phone's pitch and energy for the voice
 and gives them to the acoustic model.
 
-Controls: `speed` divides the durations (>1 faster). `pitch_shift` (semitones): with a pitch predictor
-it moves the predicted pitch, so the formants stay (the same voice, higher or lower); otherwise it moves
-the whole mel spectrum along frequency after synthesis, formants with the pitch (like playing a
-recording faster without changing its length).
+Controls: `speed` divides the durations (>1 faster); `pitch_shift` (semitones) moves the whole mel
+spectrum along frequency after synthesis, so formants move with the pitch (like playing a recording
+faster without changing its length): a higher or deeper voice, not the same voice at another pitch.
+(Moving the predicted pitch instead does not work with the bundled model: fine-tuned into its pitch
+input, it follows that input only weakly, +0.6 semitone for +4; see pretrained/MODEL_CARD.md.)
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from models.guard import check_finite
 from models.synthesizer.phone_durations import DurationConfig, DurationPredictor, word_positions
 from models.synthesizer.phone_durations import to_frames as predicted_frames
 from models.synthesizer.phone_model import SILENCE, PhoneSynth, PhoneSynthConfig
-from models.synthesizer.phone_variance import VarianceConfig, VariancePredictor, shifted
+from models.synthesizer.phone_variance import VarianceConfig, VariancePredictor
 from models.synthesizer.synthesizer import speaker_embeddings
 from models.text import TextError, encode_text
 from models.text.frontend import text_to_phones
@@ -208,7 +209,7 @@ class PhoneSynthesizer:
             frames = [r[1] for r in chunk] if self.frontend == "flite" else self._durations(chunk, chunk_embeds)
             variance = self._variance(chunk, chunk_embeds) if self.uses_variance else None
             out = self._generate([(r[0], d) for r, d in zip(chunk, frames, strict=True)], chunk_embeds, variance)
-            mels += out if self.uses_variance else [shift_pitch(m, self.pitch_shift) for m in out]
+            mels += [shift_pitch(m, self.pitch_shift) for m in out]
             for mel, text in zip(mels[b0:], texts[b0:b0 + len(chunk)], strict=True):
                 check_finite(mel, "mel", self.source, repr(text[:40]))
             if progress is not None:
@@ -217,7 +218,7 @@ class PhoneSynthesizer:
 
     @property
     def uses_variance(self) -> bool:
-        """Pitch and energy are predicted (and pitch shift moves the pitch, not the spectrum)."""
+        """Each phone's pitch and energy are predicted and given to the acoustic model."""
         return self.config.variance and self.variance is not None and self.frontend == "python"
 
     def _linguistic(self, items: Sequence[Reading], embeds: np.ndarray) -> tuple[torch.Tensor, ...]:
@@ -240,10 +241,10 @@ class PhoneSynthesizer:
 
     @torch.inference_mode()
     def _variance(self, items: Sequence[Reading], embeds: np.ndarray) -> list[np.ndarray]:
-        """Predicted (2, N) normalised pitch (moved by `pitch_shift`) and energy per reading."""
+        """Predicted (2, N) normalised pitch and energy per reading."""
         assert self.variance is not None
         pred = self.variance(*self._linguistic(items, embeds)).float().cpu().numpy()
-        return [shifted(pred[i, :len(r[0])].T, self.pitch_shift) for i, r in enumerate(items)]
+        return [np.ascontiguousarray(pred[i, :len(r[0])].T) for i, r in enumerate(items)]
 
     @torch.inference_mode()
     def _generate(self, items: list[tuple[np.ndarray, np.ndarray]], embeds: np.ndarray,

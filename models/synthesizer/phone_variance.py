@@ -5,8 +5,8 @@ variance predictors, with FiLM on the speaker like the duration predictor).
     (models.synthesizer.phone_durations.PhonePredictor) -> (B, N, 2): normalised log-F0 and energy
 
 The acoustic model (models.synthesizer.phone_model with `variance=True`) adds a projection of these
-two values to each phone's encoding, so at synthesis time the voice's pitch comes from this
-predictor (and a pitch shift moves it) instead of being learnt implicitly from the embedding alone.
+two values to each phone's encoding, so at synthesis time each phone's pitch and loudness come from
+this predictor as well as from the embedding.
 
 Targets (models.data.variance): the mean log-F0 of a phone's voiced frames (Praat's tracker) and the
 mean level of its mel frames on the [-4, 4] scale. Both are normalised by the fixed constants below,
@@ -25,7 +25,6 @@ PITCH_CENTRE = math.log(140.0)  # log Hz: between typical male and female speech
 PITCH_SCALE = 0.35  # log Hz per unit (about 6 semitones)
 ENERGY_CENTRE = -1.0  # mean mel level of speech on the [-4, 4] scale, roughly
 ENERGY_SCALE = 1.0
-SEMITONE = math.log(2.0) / 12.0  # in log Hz
 
 
 VarianceConfig = DurationConfig  # the same network (PhonePredictor) with two outputs
@@ -54,9 +53,3 @@ def fill_unvoiced(log_f0: np.ndarray) -> np.ndarray:
     idx = np.arange(len(log_f0))
     return np.interp(idx, idx[voiced], log_f0[voiced])
 
-
-def shifted(variance: np.ndarray, semitones: float) -> np.ndarray:
-    """(2, N) normalised values with the pitch moved by `semitones` (energy unchanged)."""
-    out = np.array(variance, dtype=np.float32, copy=True)
-    out[0] += semitones * SEMITONE / PITCH_SCALE
-    return out

@@ -41,8 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--speed", type=_within(0.25, 4.0), default=None,
                    help="speaking rate of the demo synthesizer, 0.25..4 (>1 faster; default 1)")
     p.add_argument("--pitch-shift", type=_within(-12.0, 12.0), default=None, metavar="SEMITONES",
-                   help="demo synthesizer: move the voice up or down, -12..12 semitones (its predicted pitch "
-                   "moves and the formants stay; a file without a pitch predictor moves the whole spectrum)")
+                   help="demo synthesizer: move the voice up or down, -12..12 semitones (the whole spectrum "
+                   "moves, formants too: a higher or deeper voice)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--play", action="store_true",
                    help="also play the audio on the default output device while it is generated")

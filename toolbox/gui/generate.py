@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 from toolbox.gui.engine import GRIFFIN_LIM, KINDS
 
 SPEED_TIP = "How fast the voice speaks: 1× is normal, 2× twice as fast, 0.5× half as fast"
-PITCH_TIP = ("Make the voice higher (above 0) or deeper (below 0), in semitones: 12 is an octave. The demo "
-             "synthesizer moves the pitch it predicts and keeps the voice's timbre")
+PITCH_TIP = ("Make the voice higher (above 0) or deeper (below 0), in semitones: 12 is an octave. The whole "
+             "voice moves, so it sounds like a higher or deeper voice rather than the same one singing")
 NO_CONTROLS_TIP = ("The chosen synthesizer cannot change its speed or pitch (the demo synthesizer can): "
                    "pick it under Synthesizer to use these")
 DEFAULT_TEXT = ("Welcome to the toolbox! To begin, record your voice, load a file or pick an utterance "
