@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> dict:
                     "parameters": sum(p.numel() for p in synth.model.parameters()),
                     "duration_parameters": sum(p.numel() for p in synth.durations.parameters())
                     if synth.durations is not None else 0,
+                    "variance_parameters": sum(p.numel() for p in synth.variance.parameters())
+                    if synth.uses_variance else 0,
                     "torch_threads": torch.get_num_threads(), "sentences": len(texts),
                     "load_and_first_sentence_s": round(cold, 3), "results": []}
     for batch in (int(b) for b in args.batches.split(",")):
