@@ -350,6 +350,9 @@ def test_pitch_and_energy_preprocessing_training_and_synthesis(tmp_path, phone_d
                                   "train": {"batch_size": 4, "crop_frames": 120, "warmup_steps": 1, "lr": 3e-3}}))
     assert main(["train", "phones", str(tmp_path / "early"), "--data", str(data), "--config", str(config),
                  "--steps", "2"]) != 0
+    err = capsys.readouterr().err
+    assert "6 of 6 items have no pitch and energy" in err and "Traceback" not in err
+    assert not (tmp_path / "early" / "model.safetensors").exists()  # refused before any step
     assert main(["preprocess", "variance", str(data), str(tmp_path / "elsewhere"), "--audio-root", str(corpus)]) != 0
     assert "same folder" in capsys.readouterr().err
     assert main(["preprocess", "variance", str(data), str(data)]) != 0

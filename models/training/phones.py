@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,15 +75,17 @@ class Cache:
         self.items = items
         self.variance = variance
         self._arrays: dict[int, dict[str, np.ndarray]] = {}
+        if variance:  # refuse before training, not at the first batch that meets such an item
+            lacking = [it.path for it in items if "pitch.npy" not in zipfile.ZipFile(it.path).namelist()]
+            if lacking:
+                raise ValueError(f"{len(lacking)} of {len(items)} items have no pitch and energy (e.g. "
+                                 f"{lacking[0]}); run `sv2tts preprocess variance` on the phone data first")
 
     def get(self, i: int) -> dict[str, np.ndarray]:
         if i not in self._arrays:
             with np.load(self.items[i].path) as z:
                 arrays = {k: z[k] for k in ("mel", "phones", "durations", "embed")}
                 if self.variance:
-                    if "pitch" not in z:
-                        raise ValueError(f"{self.items[i].path}: no pitch and energy; run "
-                                         "`sv2tts preprocess variance` on the phone data first")
                     arrays["variance"] = normalise(z["pitch"], z["energy"])
             self._arrays[i] = arrays
         return self._arrays[i]
