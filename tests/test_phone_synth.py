@@ -402,3 +402,25 @@ def test_pitch_and_energy_preprocessing_training_and_synthesis(tmp_path, phone_d
     assert not np.allclose(synth.synthesize(text, embed)[0], mel)
     synth.pitch_shift = 4.0  # a pitch shift still moves the spectrum
     assert not np.allclose(synth.synthesize(text, embed)[0], mel)
+
+
+def test_half_size_files_keep_the_durations_exact_and_the_mels_close(tmp_path):
+    from models.synthesizer.phone_durations import DurationConfig, DurationPredictor
+    from models.synthesizer.phone_synthesizer import PhoneSynthesizer
+    from models.synthesizer.phone_variance import VarianceConfig, VariancePredictor
+
+    torch.manual_seed(0)
+    synth = PhoneSynthesizer(PhoneSynth(dataclasses.replace(PhoneSynthConfig.tiny(), variance=True)),
+                             durations=DurationPredictor(DurationConfig.tiny()),
+                             variance=VariancePredictor(VarianceConfig.tiny()), precision="fp32")
+    full, half = synth.save(tmp_path / "full.safetensors"), synth.save(tmp_path / "half.safetensors", float16=True)
+    assert half.stat().st_size < 0.75 * full.stat().st_size
+    a = PhoneSynthesizer.from_file(full, precision="fp32")
+    b = PhoneSynthesizer.from_file(half, precision="fp32")
+    assert all(p.dtype == torch.float32 for p in b.model.parameters())
+    durations_a, durations_b = a.durations.state_dict(), b.durations.state_dict()
+    assert all(torch.equal(durations_a[k], durations_b[k]) for k in durations_a)
+    embed = np.ones(256, np.float32) / 16
+    for x, y in zip(a.synthesize(["Hello there.", "A longer sentence."], embed),
+                    b.synthesize(["Hello there.", "A longer sentence."], embed), strict=True):
+        assert x.shape == y.shape and np.abs(x - y).max() < 0.01

@@ -152,9 +152,12 @@ class PhoneSynthesizer:
         synth.source = str(path)
         return synth
 
-    def save(self, path: str | Path, meta: dict[str, str] | None = None) -> Path:
+    def save(self, path: str | Path, meta: dict[str, str] | None = None, float16: bool = False) -> Path:
         """Weights and config (plus `meta`); the duration predictor's tensors under "durations." (format 2),
-        the pitch and energy predictor's under "variance_predictor." (format 3)."""
+        the pitch and energy predictor's under "variance_predictor." (format 3). `float16` stores all but the
+        duration predictor at half size; loading makes them float32 again (mels move by ~3e-4, less than
+        bf16 matrix products move them). The durations stay float32: rounded to whole frames, they would
+        move a few phone boundaries by a frame."""
         state = dict(self.model.state_dict())
         extra = dict(meta or {})
         if self.durations is not None:
@@ -163,6 +166,10 @@ class PhoneSynthesizer:
         if self.variance is not None:
             state.update({VARIANCE_PREFIX + k: v for k, v in self.variance.state_dict().items()})
             extra.update(variance_config=json.dumps(dataclasses.asdict(self.variance.config)), phone_format="3")
+        if float16:
+            state = {k: v.half() if v.is_floating_point() and not k.startswith(DURATIONS_PREFIX) else v
+                     for k, v in state.items()}
+            extra["stored_dtype"] = "float16"
         return save_safetensors(path, state, KIND, self.config, extra)
 
     def reading(self, text: str) -> Reading:
@@ -291,10 +298,11 @@ def shift_pitch(mel: np.ndarray, semitones: float) -> np.ndarray:
     return out
 
 
-def bundle(acoustic: Path, durations: Path, out: Path, variance: Path | None = None) -> Path:
+def bundle(acoustic: Path, durations: Path, out: Path, variance: Path | None = None,
+           float16: bool = False) -> Path:
     """Write one demo synthesizer file from an acoustic model, a duration predictor and optionally a
     pitch and energy predictor (run weights; `durations` may also be a demo synthesizer file, whose
-    duration predictor is taken)."""
+    duration predictor is taken); `float16` stores the weights at half size."""
     synth = PhoneSynthesizer.from_file(acoustic, frontend="flite")
     extra = {"step": load_safetensors(acoustic, kind=KIND)[2].get("step", "?")}
     try:
@@ -315,11 +323,13 @@ def bundle(acoustic: Path, durations: Path, out: Path, variance: Path | None = N
         synth.variance.load_state_dict(state, strict=True)
         synth.variance.eval()
         extra["variance_step"] = meta.get("step", "?")
-    return synth.save(out, extra)
+    return synth.save(out, extra, float16)
 
 
 if __name__ == "__main__":  # python -m models.synthesizer.phone_synthesizer ACOUSTIC DURATIONS OUT [VARIANCE]
+    # [--float16]
     import sys
 
-    print(bundle(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]),
-                 Path(sys.argv[4]) if len(sys.argv) > 4 else None))
+    args = [a for a in sys.argv[1:] if a != "--float16"]
+    print(bundle(Path(args[0]), Path(args[1]), Path(args[2]), Path(args[3]) if len(args) > 3 else None,
+                 float16="--float16" in sys.argv))
