@@ -76,7 +76,7 @@ class Cache:
         self.variance = variance
         self._arrays: dict[int, dict[str, np.ndarray]] = {}
         if variance:  # refuse before training, not at the first batch that meets such an item
-            lacking = [it.path for it in items if "pitch.npy" not in zipfile.ZipFile(it.path).namelist()]
+            lacking = [it.path for it in items if not _has_pitch(it.path)]
             if lacking:
                 raise ValueError(f"{len(lacking)} of {len(items)} items have no pitch and energy (e.g. "
                                  f"{lacking[0]}); run `sv2tts preprocess variance` on the phone data first")
@@ -89,6 +89,12 @@ class Cache:
                     arrays["variance"] = normalise(z["pitch"], z["energy"])
             self._arrays[i] = arrays
         return self._arrays[i]
+
+
+def _has_pitch(path: Path) -> bool:
+    """Whether an item's .npz holds the arrays of `sv2tts preprocess variance` (read from its index only)."""
+    with zipfile.ZipFile(path) as z:
+        return "pitch.npy" in z.namelist()
 
 
 Crop = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]
