@@ -33,22 +33,15 @@ def check_mel(mel: np.ndarray, n_mels: int) -> np.ndarray:
 ACTIVE_FLOOR = -3.5  # frames whose mean over the bands is above this are sound, not silence
 
 
-def sounding_mean(mel: np.ndarray) -> np.ndarray | None:
-    """(80, 1) mean of each band of a log-mel (80, T) over its sounding frames (None: fewer than 2)."""
-    active = mel.mean(axis=0) > ACTIVE_FLOOR
-    return mel[:, active].mean(axis=1, keepdims=True) if active.sum() >= 2 else None
-
-
-def enhance_contrast(mel: np.ndarray, factor: float, mean: np.ndarray | None = None) -> np.ndarray:
+def enhance_contrast(mel: np.ndarray, factor: float) -> np.ndarray:
     """Spread each band of a log-mel (80, T) around its mean over the sounding frames by `factor`
-    (a global-variance post-filter: above 1 sharper formants and onsets, below 1 smoother), clipped
-    to [-4, 4]; silent frames are left alone. `mean`: the band means to use (sounding_mean of the
-    whole utterance when `mel` is a piece of it). A new array; `mel` is not changed."""
+    (a global-variance post-filter: sharper formants and onsets), clipped to [-4, 4]; silent frames
+    are left alone. A new array; `mel` is not changed."""
     out = np.array(mel, dtype=np.float32, copy=True)
-    mean = sounding_mean(out) if mean is None else mean
     active = out.mean(axis=0) > ACTIVE_FLOOR
-    if factor == 1.0 or mean is None or not active.any():
+    if factor == 1.0 or active.sum() < 2:
         return out
+    mean = out[:, active].mean(axis=1, keepdims=True)
     out[:, active] = np.clip(mean + factor * (out[:, active] - mean), -4.0, 4.0)
     return out
 

@@ -6,10 +6,7 @@ together: new voices from few speakers) and their level, and computes the synthe
 segment on the fly, so the vocoder sees exactly the mels the synthesizer is trained to produce.
 Fine-tuning: a folder of synthesizer-aligned mels (`sv2tts preprocess gta`, models.data.gta) gives
 `gta_share` of each batch as (predicted mel, real audio) pairs, the rest as above from the same audio;
-`init_from` starts the run from trained weights. `gta_contrast` changes the contrast of each predicted
-segment by a random factor (models.vocoding.enhance_contrast around the utterance's band means): below 1
-the vocoder learns to render mels smoother than the aligned ones, as a synthesizer's own free-running
-mels are (their band spread is 5-28 % below real speech's; aligned mels only 5 % below).
+`init_from` starts the run from trained weights.
 
 Losses: multi-scale log-mel L1 of the audio, L1 of the predicted log magnitude, and the anti-wrapped
 phase losses of APNet (Ai & Ling 2023: instantaneous phase, group delay, instantaneous frequency)
@@ -48,7 +45,6 @@ from models.training.gan import (
 from models.training.loop import Loop, run_configs
 from models.training.run import RunDir
 from models.vocoder.istft import KIND, IstftConfig, IstftNet, overlap_add, spectrum
-from models.vocoding import enhance_contrast, sounding_mean
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +71,6 @@ class IstftTrainConfig:
     gain_db: tuple[float, float] = (-9.0, 1.0)
     peak: float = 0.9  # utterances are peak-normalised to this before the gain
     gta_share: float = 0.5  # with synthesizer-aligned data: share of segments with the predicted mel
-    gta_contrast: tuple[float, float] = (1.0, 1.0)  # random contrast factor range of those segments
     init_from: str = ""  # weights (.safetensors) a new run starts from (fine-tuning)
     extra_audio: str = ""  # with synthesizer-aligned data: a folder of more audio for the real-mel segments
     save_every: int = 250
@@ -106,12 +101,10 @@ class AudioPool:
         from models.data.gta import is_gta_folder, read_gta_data
 
         self.gta: list[tuple[np.ndarray, np.ndarray]] = []
-        self.gta_means: list[np.ndarray | None] = []  # each predicted mel's band means (sounding frames)
         self.waves: list[np.ndarray] = []
         if is_gta_folder(root):
             items = read_gta_data(root)
             self.gta = [(it["mel_gta"], it["audio"]) for it in items]
-            self.gta_means = [sounding_mean(mel) for mel, _ in self.gta]
             self.waves = [peak_normalize(it["audio"], peak) for it in items]
         for folder in [root] * (not self.gta) + [Path(extra_audio)] * bool(extra_audio):
             files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
@@ -140,19 +133,15 @@ class AudioPool:
         gain = min(gain, 0.99 / peak) if peak > 0 else gain
         return (piece * gain).astype(np.float32)
 
-    def gta_segment(self, rng: np.random.Generator, frames: int, hop: int, half: int,
-                    contrast: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
-        """A predicted mel (80, frames), its contrast changed by a random factor in `contrast`, and its
-        audio with `half` samples of context on both sides."""
-        k = int(rng.choice(len(self.gta), p=self.gta_weights))
-        mel, wav = self.gta[k]
+    def gta_segment(self, rng: np.random.Generator, frames: int, hop: int, half: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """A predicted mel (80, frames) and its audio with `half` samples of context on both sides."""
+        mel, wav = self.gta[int(rng.choice(len(self.gta), p=self.gta_weights))]
         o = int(rng.integers(0, max(1, mel.shape[1] - frames + 1)))
         n = (frames - 1) * hop + 2 * half
         padded = np.pad(wav, (half, max(0, o * hop + n - len(wav) - half)))  # index j = sample j - half
         mel = np.pad(mel[:, o:o + frames], ((0, 0), (0, max(0, frames - mel.shape[1] + o))),
                      constant_values=-4.0)
-        if contrast != (1.0, 1.0):
-            mel = enhance_contrast(mel, float(rng.uniform(*contrast)), self.gta_means[k])
         return mel, padded[o * hop:o * hop + n].astype(np.float32)
 
 
@@ -177,7 +166,7 @@ def training_batch(pool: AudioPool, rng: np.random.Generator, cfg: IstftTrainCon
     for _ in range(cfg.batch_size):
         gta.append(bool(pool.gta) and rng.random() < cfg.gta_share)
         if gta[-1]:
-            mel, x = pool.gta_segment(rng, s, hop, half, cfg.gta_contrast)
+            mel, x = pool.gta_segment(rng, s, hop, half)
         else:
             x = pool.segment(rng, n, cfg)
             mel = synth_mel(x)[:, edge:edge + s]  # (80, S)
