@@ -40,6 +40,12 @@ def pairwise_trials(embeddings: np.ndarray, speakers: list[str]) -> tuple[np.nda
     return sims[iu], spk[iu[0]] == spk[iu[1]]
 
 
+def centre_crop(wav: np.ndarray, n: int) -> np.ndarray:
+    """The middle `n` samples of `wav` (all of it when it is not longer)."""
+    start = max(0, (len(wav) - n) // 2)
+    return wav[start:start + n]
+
+
 def words(text: str) -> list[str]:
     """Text -> the words a recognizer would output: cleaned (numbers spelled out), lower case,
     punctuation removed except in-word apostrophes."""

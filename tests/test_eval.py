@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 import torch
 
@@ -123,3 +124,48 @@ def test_eval_bad_input_is_one_line(argv, message, capsys):
     assert main(argv) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == f"sv2tts eval: error: {message}"
+
+
+def test_eval_real_baseline_scores_the_readers_other_recordings(tmp_path, librispeech, published_encoder_path):
+    from models.audio import load_audio
+    from models.encoder import SpeakerEncoder
+    from models.evaluation import centre_crop
+    from models.synthesizer import Synthesizer, TacotronConfig
+    from models.synthesizer.tacotron import Tacotron
+
+    torch.manual_seed(0)
+    synth = tmp_path / "synth.safetensors"
+    Synthesizer(Tacotron(TacotronConfig.small())).save(synth)
+    readers = [librispeech / "test-other" / r for r in ("1998", "367")]
+    voices = [sorted(r.glob("*.flac"))[0] for r in readers]
+    lonely = tmp_path / "lonely" / "ref.flac"  # a reference with no other recording beside it
+    lonely.parent.mkdir()
+    lonely.write_bytes(voices[1].read_bytes())
+    sentences = tmp_path / "s.txt"
+    sentences.write_text("A short test.\n")
+    out = tmp_path / "report.json"
+    assert main(["eval", "--voices", *map(str, voices), str(lonely), "--sentences", str(sentences),
+                 "--synthesizer", str(synth), "--vocoder", "griffinlim", "--encoder", str(published_encoder_path),
+                 "--no-asr", "--no-mos", "--no-pitch", "--real-baseline", "-o", str(out)]) == 0
+    report = json.loads(out.read_text())
+    base = report["real_baseline"]
+    seconds = [it["seconds"] for it in report["runs"][0]["items"]]
+    assert base["seconds"] == pytest.approx(sum(seconds) / len(seconds), abs=0.01)
+    others = [sorted(set(r.glob("*.flac")) - set(voices)) for r in readers]
+    assert base["recordings"] == sum(map(len, others)) and set(base["by_voice"]) == set(map(str, voices))
+    # The same reader's recordings score high; cut the same way, another reader's score far lower.
+    encoder = SpeakerEncoder.from_file(published_encoder_path)
+    n = int(round(base["seconds"] * 16_000))
+    crops = encoder.embed_utterances([centre_crop(load_audio(f), n) for f in others[0]])
+    other_ref = encoder.embed_files([voices[1]])[0]
+    assert 0.7 <= base["by_voice"][str(voices[0])] <= 0.97
+    assert base["by_voice"][str(voices[0])] > float((crops @ other_ref).mean()) + 0.15
+    assert 0.7 <= base["similarity_mean"] <= 0.97
+
+
+def test_centre_crop():
+    from models.evaluation import centre_crop
+
+    wav = np.arange(10.0)
+    np.testing.assert_array_equal(centre_crop(wav, 4), [3, 4, 5, 6])
+    np.testing.assert_array_equal(centre_crop(wav, 20), wav)

@@ -3,6 +3,9 @@
 * `sv2tts eval --voices REF... [--sentences FILE]` clones every sentence in every voice and reports,
   per vocoder, word error rate (offline recognizer), speaker similarity to the reference, speaker-
   verification EER, predicted MOS (DNSMOS P.808 and P.835) and the pitch difference to the reference.
+  With `--real-baseline`, also what real speech scores: the similarity to each reference of the same
+  reader's other recordings (the other audio files in the reference's folder), each cut to the clones'
+  mean length around its middle. Similarity grows with length, so this is the bar to read clones against.
 * `sv2tts eval --resynth [--voices REF...] [--limit N]` vocodes the references' own real mels with each
   vocoder (no synthesizer: the vocoder's ceiling) and reports similarity, MOS and pitch against the
   originals. Default references: the 100 LibriSpeech test-other utterances of ../shared.
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 EXAMPLES = """examples:
   sv2tts eval --voices refs/ --no-asr
   sv2tts eval --voices a.flac b.flac --sentences assets/eval_sentences.txt -o report.json
+  sv2tts eval --voices reader1/first.flac reader2/first.flac --real-baseline
   sv2tts eval --resynth --limit 30 --vocoder griffinlim --vocoder vocoder --threads 1"""
 
 DEFAULT_SENTENCES = [
@@ -62,6 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-asr", action="store_true", help="skip speech recognition (no WER)")
     p.add_argument("--no-mos", action="store_true", help="skip predicted MOS (DNSMOS)")
     p.add_argument("--no-pitch", action="store_true", help="skip the pitch comparison")
+    p.add_argument("--real-baseline", action="store_true",
+                   help="also compare each reference with the other recordings in its folder (the same reader), "
+                        "cut to the clones' mean length")
     p.add_argument("-o", "--output", type=Path, help="also write the JSON report here")
     add_threads_argument(p)
     p.set_defaults(func=run)
@@ -163,6 +170,8 @@ def _resynth(files: list[Path], vocoders: dict, encoder, mos, args: argparse.Nam
 
 
 def _clones(voices: list[Path], vocoders: dict, encoder, mos, args: argparse.Namespace) -> dict:
+    import numpy as np
+
     from models.asr import Recognizer, RecognizerUnavailable
     from models.audio import load_audio
     from models.pipeline import Pipeline
@@ -191,8 +200,36 @@ def _clones(voices: list[Path], vocoders: dict, encoder, mos, args: argparse.Nam
     for label, vocoder in vocoders.items():
         pipeline = Pipeline(encoder, synthesizer, vocoder)
         runs.append(_clone_run(label, pipeline, voices, sentences, refs, ref_f0, recognizer, mos, args.seed))
-    return {"mode": "clone", "synthesizer": str(synthesizer_path), "voices": len(voices),
-            "sentences": len(sentences), "runs": runs}
+    report = {"mode": "clone", "synthesizer": str(synthesizer_path), "voices": len(voices),
+              "sentences": len(sentences), "runs": runs}
+    if args.real_baseline:
+        seconds = float(np.mean([it["seconds"] for it in runs[0]["items"]]))
+        report["real_baseline"] = _real_baseline(voices, refs, encoder, seconds)
+    return report
+
+
+def _real_baseline(voices: list[Path], refs: np.ndarray, encoder, seconds: float) -> dict:
+    """Similarity to each reference of the other recordings in its folder, cut to `seconds`."""
+    import numpy as np
+
+    from models.audio import AUDIO_SUFFIXES, SAMPLE_RATE, load_audio
+    from models.evaluation import centre_crop
+
+    n = int(round(seconds * SAMPLE_RATE))
+    by_voice: dict[str, float] = {}
+    sims: list[float] = []
+    for v, voice in enumerate(voices):
+        others = sorted(f for f in voice.parent.iterdir()
+                        if f.suffix.lower() in AUDIO_SUFFIXES and f not in voices)
+        if not others:
+            log.warning("%s: no other recording in its folder; no real baseline for this voice", voice)
+            continue
+        print(f"eval: real baseline: voice {v + 1}/{len(voices)}, {len(others)} recordings", file=sys.stderr)
+        scores = encoder.embed_utterances([centre_crop(load_audio(f), n) for f in others]) @ refs[v]
+        by_voice[str(voice)] = round(float(scores.mean()), 4)
+        sims += scores.tolist()
+    return {"seconds": round(seconds, 2), "recordings": len(sims),
+            "similarity_mean": round(float(np.mean(sims)), 4) if sims else None, "by_voice": by_voice}
 
 
 def _clone_run(label: str, pipeline, voices: list[Path], sentences: list[str], refs: np.ndarray,
