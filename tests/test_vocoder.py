@@ -39,13 +39,13 @@ def speech_like_mel(frames: int, seed: int = 0) -> np.ndarray:
     """A real mel (models.audio front-end) of a harmonic signal with a moving pitch, in [-4, 4]."""
     from models.audio import synth_mel
 
-    n = (frames - 1) * 200
+    n = (max(frames, 5) - 1) * 200  # at least one STFT window (800 samples) of signal
     t = np.arange(n) / 16000
     f0 = 120 + 40 * np.sin(2 * np.pi * 1.5 * t)
     phase = 2 * np.pi * np.cumsum(f0) / 16000
     wav = sum(np.sin(k * phase) / k for k in range(1, 12)) * (0.3 + 0.2 * np.sin(2 * np.pi * 3 * t))
     wav += 0.01 * np.random.default_rng(seed).standard_normal(n)
-    mel = synth_mel(wav.astype(np.float32))
+    mel = synth_mel(wav.astype(np.float32))[:, :frames]
     assert mel.shape == (80, frames)
     return mel
 
