@@ -76,6 +76,12 @@ def phone_variance(f0: np.ndarray, mel: np.ndarray, durations: np.ndarray) -> tu
     return pitch, energy
 
 
+def has_variance(path: Path) -> bool:
+    """Whether an item's .npz already holds pitch and energy (read from the archive's index only)."""
+    with np.load(path) as z:
+        return "pitch" in z.files
+
+
 def add_variance(phone_data: Path, audio_roots: Iterable[Path],
                  progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Add pitch and energy to every item of `phone_data` that lacks them. Returns counts of items
@@ -84,15 +90,14 @@ def add_variance(phone_data: Path, audio_roots: Iterable[Path],
     found = find_audio(audio_roots)
     counts = {"done": 0, "skipped": 0, "missing": 0}
     for n, item in enumerate(items, 1):
-        with np.load(item.path) as z:
-            done_before = "pitch" in z.files  # the archive's index: no array is read
-            arrays = {} if done_before or item.id not in found else dict(z)
-        if done_before:
+        if has_variance(item.path):
             counts["skipped"] += 1
         elif item.id not in found:
             counts["missing"] += 1
             log.warning("%s: no recording under the audio roots; no pitch", item.id)
         else:
+            with np.load(item.path) as z:
+                arrays = dict(z)
             mel = arrays["mel"].astype(np.float32)
             f0 = two_pass_f0(audio.load_audio(found[item.id]), mel.shape[1])
             arrays["pitch"], arrays["energy"] = phone_variance(f0, mel, arrays["durations"])

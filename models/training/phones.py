@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from models.data.phone_data import PhoneItem, read_phone_data
+from models.data.variance import has_variance
 from models.synthesizer.phone_model import SILENCE, PhoneSynth, PhoneSynthConfig
 from models.synthesizer.phone_variance import normalise
 from models.text.phones import PAD_PHONE_ID
@@ -76,7 +76,7 @@ class Cache:
         self.variance = variance
         self._arrays: dict[int, dict[str, np.ndarray]] = {}
         if variance:  # refuse before training, not at the first batch that meets such an item
-            lacking = [it.path for it in items if not _has_pitch(it.path)]
+            lacking = [it.path for it in items if not has_variance(it.path)]
             if lacking:
                 raise ValueError(f"{len(lacking)} of {len(items)} items have no pitch and energy (e.g. "
                                  f"{lacking[0]}); run `sv2tts preprocess variance` on the phone data first")
@@ -89,12 +89,6 @@ class Cache:
                     arrays["variance"] = normalise(z["pitch"], z["energy"])
             self._arrays[i] = arrays
         return self._arrays[i]
-
-
-def _has_pitch(path: Path) -> bool:
-    """Whether an item's .npz holds the arrays of `sv2tts preprocess variance` (read from its index only)."""
-    with zipfile.ZipFile(path) as z:
-        return "pitch.npy" in z.namelist()
 
 
 Crop = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]

@@ -170,8 +170,6 @@ def _resynth(files: list[Path], vocoders: dict, encoder, mos, args: argparse.Nam
 
 
 def _clones(voices: list[Path], vocoders: dict, encoder, mos, args: argparse.Namespace) -> dict:
-    import numpy as np
-
     from models.asr import Recognizer, RecognizerUnavailable
     from models.audio import load_audio
     from models.pipeline import Pipeline
@@ -203,18 +201,18 @@ def _clones(voices: list[Path], vocoders: dict, encoder, mos, args: argparse.Nam
     report = {"mode": "clone", "synthesizer": str(synthesizer_path), "voices": len(voices),
               "sentences": len(sentences), "runs": runs}
     if args.real_baseline:
-        seconds = float(np.mean([it["seconds"] for it in runs[0]["items"]]))
-        report["real_baseline"] = _real_baseline(voices, refs, encoder, seconds)
+        report["real_baseline"] = _real_baseline(voices, refs, encoder, runs[0]["items"])
     return report
 
 
-def _real_baseline(voices: list[Path], refs: np.ndarray, encoder, seconds: float) -> dict:
-    """Similarity to each reference of the other recordings in its folder, cut to `seconds`."""
+def _real_baseline(voices: list[Path], refs: np.ndarray, encoder, clones: list[dict]) -> dict:
+    """Similarity to each reference of the other recordings in its folder, cut to the clones' mean length."""
     import numpy as np
 
     from models.audio import AUDIO_SUFFIXES, SAMPLE_RATE, load_audio
     from models.evaluation import centre_crop
 
+    seconds = float(np.mean([c["seconds"] for c in clones]))
     n = int(round(seconds * SAMPLE_RATE))
     by_voice: dict[str, float] = {}
     sims: list[float] = []
