@@ -24,7 +24,7 @@ class Recognizer:
             from pocketsphinx import Decoder
         except ImportError:
             raise RecognizerUnavailable(
-                "speech recognition needs pocketsphinx: pip install -c constraints.txt -e '.[eval]'") from None
+                "speech recognition needs pocketsphinx: pip install pocketsphinx") from None
         self._decoder = Decoder(samprate=self.sample_rate, logfn=os.devnull)
 
     def transcribe(self, wav: np.ndarray) -> str:

@@ -15,13 +15,14 @@ import numpy as np
 
 from models.audio import SAMPLE_RATE, load_audio
 from models.guard import check_embedding, check_finite
+from models.synthesizer.voice_match import ReferenceFrames, reference_frames
 from models.text import TextError, encode_text, split_text
 from models.vocoding import Progress, Vocoder, check_cancel, synthesized_input
 
 log = logging.getLogger(__name__)
 
 STREAM_SYNTH_SHARE = 0.1  # share of a sentence's progress given to synthesis when streaming
-NEUTRAL = {"speed": 1.0, "pitch_shift": 0.0}  # control values that change nothing
+NEUTRAL = {"speed": 1.0, "pitch_shift": 0.0, "voice_match": 0.0}  # control values that change nothing
 
 
 class ControlsError(ValueError):
@@ -42,6 +43,9 @@ class Pipeline:
     (semitones, -12..12) for that call only; None keeps the synthesizer's own setting. Only the demo
     synthesizer has them (see :func:`models.synthesizer.has_controls`); asking another one for a
     non-neutral value raises :class:`ControlsError`.
+
+    `reference` (from :meth:`reference_frames`) lets the demo synthesizer match the reference recording's
+    own frames (models.synthesizer.voice_match); other synthesizers ignore it.
     """
 
     def __init__(self, encoder: Embedder | None, synthesizer, vocoder: Vocoder, pause: float = 0.15,
@@ -84,6 +88,24 @@ class Pipeline:
         embedding = np.asarray(self.encoder.embed_utterance(wav), dtype=np.float32)
         return check_embedding(embedding, _source(self.encoder, "the speaker encoder"), source)
 
+    def reference_frames(self, reference: np.ndarray | str | Path) -> ReferenceFrames | None:
+        """The reference's frames for voice match (a 16 kHz waveform or an audio file), or None when the
+        synthesizer has no voice match or its strength is 0. Never raises for the content: a recording
+        without speech frames gives None (embedding it fails with the clear message)."""
+        if float(getattr(self.synthesizer, "voice_match", 0.0)) <= 0.0:
+            return None
+        wav = load_audio(reference) if isinstance(reference, (str, Path)) else np.asarray(reference, np.float32)
+        try:
+            return reference_frames(wav)
+        except ValueError as e:
+            log.warning("no voice match: %s", e)
+            return None
+
+    def _synthesize(self, chunks: list[str], embedding: np.ndarray, seed: int | None, progress: Progress | None,
+                    cancel: threading.Event | None, reference: ReferenceFrames | None) -> list[np.ndarray]:
+        extra = {} if reference is None or not hasattr(self.synthesizer, "voice_match") else {"reference": reference}
+        return self.synthesizer.synthesize(chunks, embedding, seed=seed, progress=progress, cancel=cancel, **extra)
+
     def _checked(self, wav: np.ndarray) -> np.ndarray:
         """Vocoder output, refused (NonFiniteError naming the vocoder file) when not finite."""
         return check_finite(wav, "audio", _source(self.vocoder, "the vocoder"))
@@ -93,20 +115,24 @@ class Pipeline:
         return text_chunks(text, self.target_words, self.max_words)
 
     @contextmanager
-    def controls(self, speed: float | None = None, pitch_shift: float | None = None) -> Iterator[None]:
-        """Within the block the synthesizer speaks at `speed` and `pitch_shift`; restored afterwards.
+    def controls(self, speed: float | None = None, pitch_shift: float | None = None,
+                 voice_match: float | None = None) -> Iterator[None]:
+        """Within the block the synthesizer speaks at `speed` and `pitch_shift` and matches the reference
+        by `voice_match`; restored afterwards.
 
         Raises ControlsError (a synthesizer without controls, asked for a non-neutral value) and
-        ValueError (out of range: speed 0.25..4, pitch shift -12..12).
+        ValueError (out of range: speed 0.25..4, pitch shift -12..12, voice match 0..1).
         """
         from models.synthesizer import has_controls
 
-        wanted = {k: float(v) for k, v in (("speed", speed), ("pitch_shift", pitch_shift)) if v is not None}
+        wanted = {k: float(v) for k, v in (("speed", speed), ("pitch_shift", pitch_shift),
+                                          ("voice_match", voice_match)) if v is not None}
         if not has_controls(self.synthesizer):
             changed = [k for k, v in wanted.items() if v != NEUTRAL[k]]
             if changed:
                 raise ControlsError(f"{' and '.join(changed)}: {_source(self.synthesizer, 'this synthesizer')} "
-                                    "has no speed or pitch control (only the demo synthesizer has them)")
+                                    "has no speed, pitch or voice match control (only the demo synthesizer "
+                                    "has them)")
             wanted = {}
         before = {k: getattr(self.synthesizer, k) for k in wanted}
         try:
@@ -119,11 +145,12 @@ class Pipeline:
 
     def synthesize(self, text: str | Sequence[str], embedding: np.ndarray, seed: int | None = None,
                    progress: Progress | None = None, cancel: threading.Event | None = None, *,
-                   speed: float | None = None, pitch_shift: float | None = None) -> list[np.ndarray]:
+                   speed: float | None = None, pitch_shift: float | None = None,
+                   reference: ReferenceFrames | None = None) -> list[np.ndarray]:
         """Mels (80, T_i) for the chunks of `text` (a string is split; a list is taken as the chunks)."""
         chunks = self.split(text) if isinstance(text, str) else list(text)
         with self.controls(speed, pitch_shift):
-            return self.synthesizer.synthesize(chunks, embedding, seed=seed, progress=progress, cancel=cancel)
+            return self._synthesize(chunks, embedding, seed, progress, cancel, reference)
 
     def vocode(self, mels: Sequence[np.ndarray], seed: int | None = None, progress: Progress | None = None,
                cancel: threading.Event | None = None) -> list[np.ndarray]:
@@ -140,7 +167,8 @@ class Pipeline:
 
     def iter_sentences(self, text: str, embedding: np.ndarray, seed: int | None = None,
                        progress: Progress | None = None, cancel: threading.Event | None = None, *,
-                       speed: float | None = None, pitch_shift: float | None = None) -> Iterator[np.ndarray]:
+                       speed: float | None = None, pitch_shift: float | None = None,
+                       reference: ReferenceFrames | None = None) -> Iterator[np.ndarray]:
         """Audio per chunk, in order, with a `pause` of silence *before* every chunk but the first.
 
         Chunks are synthesized a batch at a time (the synthesizer's batch size); chunk i always uses
@@ -148,10 +176,11 @@ class Pipeline:
         """
         chunks = self.split(text)
         with self.controls(speed, pitch_shift):
-            yield from self._iter_sentences(chunks, embedding, seed, progress, cancel)
+            yield from self._iter_sentences(chunks, embedding, seed, progress, cancel, reference)
 
     def _iter_sentences(self, chunks: list[str], embedding: np.ndarray, seed: int | None,
-                        progress: Progress | None, cancel: threading.Event | None) -> Iterator[np.ndarray]:
+                        progress: Progress | None, cancel: threading.Event | None,
+                        reference: ReferenceFrames | None) -> Iterator[np.ndarray]:
         batch = max(1, int(getattr(self.synthesizer, "batch_size", 1)))
         silence = np.zeros(int(round(self.pause * self.sample_rate)), dtype=np.float32)
         n = len(chunks)
@@ -161,7 +190,7 @@ class Pipeline:
             report = None
             if progress is not None:
                 report = _scaled(progress, start / n, 0.8 * len(group) / n, "synthesizing")
-            mels = self.synthesizer.synthesize(group, embedding, seed=base, progress=report, cancel=cancel)
+            mels = self._synthesize(group, embedding, base, report, cancel, reference)
             for j, mel in enumerate(mels):
                 i = start + j
                 check_cancel(cancel, "voice cloning")
@@ -175,30 +204,32 @@ class Pipeline:
 
     def clone(self, text: str, embedding: np.ndarray, seed: int | None = None,
               progress: Progress | None = None, cancel: threading.Event | None = None, *,
-              speed: float | None = None, pitch_shift: float | None = None) -> np.ndarray:
+              speed: float | None = None, pitch_shift: float | None = None,
+              reference: ReferenceFrames | None = None) -> np.ndarray:
         """The whole utterance: (L,) float32 at `sample_rate`."""
         parts = list(self.iter_sentences(text, embedding, seed, progress, cancel, speed=speed,
-                                         pitch_shift=pitch_shift))
+                                         pitch_shift=pitch_shift, reference=reference))
         return np.concatenate(parts).astype(np.float32, copy=False)
 
     def stream(self, text: str, embedding: np.ndarray, seed: int | None = None,
                progress: Progress | None = None, cancel: threading.Event | None = None, *,
-               speed: float | None = None, pitch_shift: float | None = None) -> Iterator[np.ndarray]:
+               speed: float | None = None, pitch_shift: float | None = None,
+               reference: ReferenceFrames | None = None) -> Iterator[np.ndarray]:
         """Audio chunks for playback as soon as possible: the first sentence is synthesized alone and its
         audio yielded (through `vocoder.stream`) before the next sentence is synthesized. Same samples
         as `clone` for the same seed."""
         chunks = self.split(text)
         with self.controls(speed, pitch_shift):
-            yield from self._stream(chunks, embedding, seed, progress, cancel)
+            yield from self._stream(chunks, embedding, seed, progress, cancel, reference)
 
     def _stream(self, chunks: list[str], embedding: np.ndarray, seed: int | None, progress: Progress | None,
-                cancel: threading.Event | None) -> Iterator[np.ndarray]:
+                cancel: threading.Event | None, reference: ReferenceFrames | None) -> Iterator[np.ndarray]:
         silence = np.zeros(int(round(self.pause * self.sample_rate)), dtype=np.float32)
         n = len(chunks)
         for i, chunk in enumerate(chunks):
             if progress is not None:
                 progress(i / n, f"sentence {i + 1}/{n}")
-            (mel,) = self.synthesizer.synthesize([chunk], embedding, seed=_offset(seed, i), cancel=cancel)
+            (mel,) = self._synthesize([chunk], embedding, _offset(seed, i), None, cancel, reference)
             if i > 0:
                 yield silence
             # Synthesis takes about a tenth of a sentence's time; vocoding reports the rest, so that a

@@ -208,3 +208,12 @@ def test_bench_cli_reports_medians_and_torch_apart(capsys):
         assert 0 < report[f"{name}_median_s"] == report[f"{name}_min_s"]
     assert report["help_loads_torch_scipy_or_librosa"] is False
     assert report["import_torch_median_s"] > report["python_median_s"]
+
+
+@pytest.mark.parametrize("flag,value", [("--voice-match", "1.5"), ("--voice-match", "x"), ("--speed", "9"),
+                                        ("--pitch-shift", "-13")])
+def test_out_of_range_controls_are_usage_errors(flag, value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["clone", "--voice", "v.wav", "--text", "Hi.", "-o", "o.wav", flag, value])
+    assert exit_info.value.code == 2
+    assert flag in capsys.readouterr().err

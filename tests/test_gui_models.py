@@ -129,11 +129,13 @@ class SpySynthesizer:
     """Has the demo synthesizer's controls; records them at each call."""
 
     def __init__(self) -> None:
-        self.speed, self.pitch_shift = 1.0, 0.0
+        self.speed, self.pitch_shift, self.voice_match = 1.0, 0.0, 0.3
         self.seen: list[tuple[float, float]] = []
+        self.references: list[object] = []
 
     def synthesize(self, texts, embeddings, **kwargs):
         self.seen.append((self.speed, self.pitch_shift))
+        self.references.append(kwargs.get("reference"))
         return [np.zeros((80, 10), np.float32) for _ in texts]
 
 
@@ -164,4 +166,21 @@ def test_speed_and_pitch_are_disabled_for_the_published_tacotron(qtbot, window):
     gp = window.generate_panel
     qtbot.waitUntil(lambda: not gp.speed_box.isEnabled(), timeout=T)
     assert not gp.pitch_box.isEnabled() and gp.speed is None and gp.pitch_shift is None
-    assert "cannot change its speed or pitch" in gp.speed_box.toolTip()
+    assert "cannot change its speed, pitch or voice match" in gp.speed_box.toolTip()
+
+
+def test_store_engine_matches_the_voice_of_the_recording_it_embedded():
+    spy = SpySynthesizer()
+    engine = StoreEngine(store=EmptyStore(), models={"synthesizer": ("spy", spy), "encoder": ("fake", FakeEncoder())})
+    quiet = np.ones(256, np.float32) / 16  # never embedded here: no reference
+    emb = engine.embed(voice(2.0))
+    for e in (quiet, emb, emb):
+        engine.synthesize(["Hello."], e, seed=0, progress=lambda f, m: None, cancel=None)
+    none, first, again = spy.references
+    assert none is None and first is not None and again is first  # computed once per recording
+    assert first.mel.shape[0] == 80 and first.mel.shape[1] > 100
+    engine.synthesize(["Hello."], emb, seed=0, progress=lambda f, m: None, cancel=None, voice_match=0.0)
+    assert spy.references[-1] is None and spy.voice_match == 0.3  # off for that call only
+    spy.voice_match = 0.0
+    engine.synthesize(["Hello."], emb, seed=0, progress=lambda f, m: None, cancel=None)
+    assert spy.references[-1] is None

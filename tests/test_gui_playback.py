@@ -30,11 +30,13 @@ def test_speed_and_pitch_reach_the_synthesizer_and_are_remembered(qtbot, make, t
     gp.text.setPlainText("Hello there.")
     gp.speed_box.setValue(2.0)
     gp.pitch_box.setValue(-3.0)
+    assert gp.match_box.value() == 30 and "recording's own sound" in gp.match_box.toolTip()
+    gp.match_box.setValue(60)
     with qtbot.waitSignal(win.generation_finished, timeout=T) as blocker:
         qtbot.mouseClick(gp.synth_button, Qt.MouseButton.LeftButton)
-        assert not gp.speed_box.isEnabled()  # fixed while a job runs
+        assert not gp.speed_box.isEnabled() and not gp.match_box.isEnabled()  # fixed while a job runs
     assert blocker.args[1] == "done"
-    assert engine.controls_seen == [(2.0, -3.0)]
+    assert engine.controls_seen == [(2.0, -3.0)] and engine.voice_match_seen == [0.6]
     assert win.mels[0].shape[1] == (10 + 5 * 2) // 2  # twice as fast: half the frames
     assert gp.speed_box.isEnabled()
     win.close()
@@ -42,6 +44,7 @@ def test_speed_and_pitch_reach_the_synthesizer_and_are_remembered(qtbot, make, t
     assert float(settings.value("generate/speed")) == 2.0
     again = make()
     assert again.generate_panel.speed_box.value() == 2.0 and again.generate_panel.pitch_box.value() == -3.0
+    assert again.generate_panel.match_box.value() == 60
 
 
 def test_speed_and_pitch_disabled_for_a_synthesizer_without_them(qtbot, make):  # noqa: F811
@@ -49,15 +52,15 @@ def test_speed_and_pitch_disabled_for_a_synthesizer_without_them(qtbot, make):  
     win = make(engine=engine)
     gp = win.generate_panel
     qtbot.waitUntil(lambda: not gp.speed_box.isEnabled(), timeout=T)
-    assert not gp.pitch_box.isEnabled()
-    assert "cannot change its speed or pitch" in gp.pitch_box.toolTip()
+    assert not gp.pitch_box.isEnabled() and not gp.match_box.isEnabled()
+    assert "cannot change its speed, pitch or voice match" in gp.match_box.toolTip()
     gp.speed_box.setValue(3.0)  # a remembered value is not sent to a synthesizer without controls
     add_voice(qtbot, win)
     gp.text.setPlainText("Hello there.")
     with qtbot.waitSignal(win.generation_finished, timeout=T) as blocker:
         win.start_generation("synthesize")
     assert blocker.args[1] == "done"
-    assert engine.controls_seen == [(None, None)]
+    assert engine.controls_seen == [(None, None)] and engine.voice_match_seen == [None]
 
 
 # -- waveform and volume --------------------------------------------------------------------------

@@ -303,16 +303,19 @@ def test_clone_with_the_bundled_model_needs_no_flite(tmp_path, monkeypatch, libr
     monkeypatch.setenv("PATH", str(tmp_path))
     assert shutil.which("flite") is None
     assert PhoneSynthesizer.from_file(repo / "demo-synthesizer.safetensors").frontend == "python"
-    seconds = {}
-    for name, extra in (("normal", []), ("fast", ["--speed", "2"]), ("high", ["--pitch-shift", "4"])):
+    seconds, wavs = {}, {}
+    for name, extra in (("normal", []), ("fast", ["--speed", "2"]), ("high", ["--pitch-shift", "4"]),
+                        ("unmatched", ["--voice-match", "0"])):
         out = tmp_path / f"{name}.wav"
         assert main(["clone", "--voice", str(voice), "--text", "The quick brown fox jumps over the lazy dog.",
                      "-o", str(out), "--synthesizer", str(repo / "demo-synthesizer.safetensors"),
                      "--encoder", str(repo / "encoder.safetensors"), "--vocoder", "griffinlim", *extra]) == 0
         wav, sr = sf.read(str(out))
         assert sr == 16_000 and np.abs(wav).max() > 0.05
-        seconds[name] = len(wav) / sr
+        seconds[name], wavs[name] = len(wav) / sr, wav
     assert 1.5 < seconds["normal"] < 5.0  # 11 words
+    # voice match (on by default) changes the frames, not their timing
+    assert len(wavs["unmatched"]) == len(wavs["normal"]) and not np.allclose(wavs["unmatched"], wavs["normal"])
     assert seconds["fast"] == pytest.approx(seconds["normal"] / 2, rel=0.15)
     assert seconds["high"] == pytest.approx(seconds["normal"], abs=0.02)
 

@@ -173,3 +173,31 @@ def test_damaged_output_is_refused_naming_the_model():
     bad[3] = np.nan
     with pytest.raises(NonFiniteError, match=r"v\.safetensors: produced 1 NaN or infinite values in the audio"):
         check_finite(bad, "audio", "v.safetensors")
+
+
+def test_voice_match_frames_reach_the_demo_synthesizer_and_others_ignore_them(quick_synth):
+    from models.synthesizer import load_synthesizer
+    from models.synthesizer.voice_match import ReferenceFrames
+
+    synth = load_synthesizer(DEMO_SYNTHESIZER)
+    pipe = Pipeline(FakeEncoder(), synth, GriffinLim(n_iter=2))
+    emb = FakeEncoder().embed_utterance(None)
+    text = "The quick brown fox jumps over the lazy dog."
+    t = np.arange(32_000) / 16_000
+    voice = sum(np.sin(2 * np.pi * 140 * h * t) / h for h in range(1, 50)).astype(np.float32) * 0.2  # a buzz
+    buzz = pipe.reference_frames(voice)
+    assert isinstance(buzz, ReferenceFrames) and buzz.mel.shape[1] > 100
+    from tests.test_voice_match import all_phones_reference
+
+    frames = all_phones_reference()
+    (plain,) = pipe.synthesize(text, emb, seed=0)
+    (matched,) = pipe.synthesize(text, emb, seed=0, reference=frames)
+    assert matched.shape == plain.shape and np.abs(matched - plain).mean() > 0.05
+    streamed = np.concatenate(list(pipe.stream(text, emb, seed=0, reference=frames)))
+    np.testing.assert_allclose(streamed, pipe.clone(text, emb, seed=0, reference=frames), atol=1e-4)
+    assert pipe.reference_frames(np.zeros(16_000, np.float32)) is None  # no speech: no match, no error
+    synth.voice_match = 0.0
+    assert pipe.reference_frames(voice) is None
+    other, _ = make(quick_synth)
+    assert other.reference_frames(voice) is None
+    assert len(other.synthesize("Hello there.", emb, seed=0, reference=frames)) == 1

@@ -31,7 +31,7 @@ class Aligner:
             from pocketsphinx import Decoder
         except ImportError:
             raise RecognizerUnavailable(
-                "alignment needs pocketsphinx: pip install -c constraints.txt -e '.[eval]'") from None
+                "alignment needs pocketsphinx: pip install pocketsphinx") from None
         self._new = lambda: Decoder(samprate=self.sample_rate, logfn=os.devnull)
         self._recognizer = self._new()
 

@@ -16,6 +16,8 @@ and gives them to the acoustic model.
 Controls: `speed` divides the durations (>1 faster); `pitch_shift` (semitones) moves the whole mel
 spectrum along frequency after synthesis, so formants move with the pitch (like playing a recording
 faster without changing its length): a higher or deeper voice, not the same voice at another pitch.
+`voice_match` (0..1) blends each synthesized frame with the nearest frames of the reference recording
+when one is given (:mod:`models.synthesizer.voice_match`).
 (Moving the predicted pitch instead does not work with the bundled model: fine-tuned into its pitch
 input, it follows that input only weakly, +0.6 semitone for +4; see pretrained/MODEL_CARD.md.)
 """
@@ -42,6 +44,7 @@ from models.synthesizer.phone_durations import to_frames as predicted_frames
 from models.synthesizer.phone_model import SILENCE, PhoneSynth, PhoneSynthConfig
 from models.synthesizer.phone_variance import VarianceConfig, VariancePredictor
 from models.synthesizer.synthesizer import speaker_embeddings
+from models.synthesizer.voice_match import DEFAULT_STRENGTH, ReferenceFrames, match_voice
 from models.text import TextError, encode_text
 from models.text.frontend import text_to_phones
 from models.text.phones import PAD_PHONE_ID, PhonesError, to_frames
@@ -77,12 +80,13 @@ class PhoneSynthesizer:
     def __init__(self, model: PhoneSynth, device: str | torch.device = "cpu", batch_size: int = 8,
                  speed: float = 1.0, pitch_shift: float = 0.0, durations: DurationPredictor | None = None,
                  frontend: Frontend | None = None, precision: Literal["auto", "fp32", "bf16"] = "auto",
-                 variance: VariancePredictor | None = None) -> None:
+                 variance: VariancePredictor | None = None, voice_match: float = DEFAULT_STRENGTH) -> None:
         """speed: >1 speaks faster (divides the durations); pitch_shift: semitones (see the module doc);
         durations: the duration predictor; frontend: "python" (needs `durations`) or "flite"
         (default: "python" when there is a predictor); precision: of the acoustic model's matrix
         products ("auto": bf16 on CPUs with native bf16, 1.35x faster, mel within 0.03 of fp32);
-        variance: the pitch and energy predictor, used only with an acoustic model trained with them."""
+        variance: the pitch and energy predictor, used only with an acoustic model trained with them;
+        voice_match: 0..1, how far frames move toward the reference's (only when `synthesize` gets one)."""
         self.model = model.to(device).eval()
         self.device = torch.device(device)
         self.durations = durations.to(device).eval() if durations is not None else None
@@ -95,6 +99,7 @@ class PhoneSynthesizer:
                                             and torch.ops.mkldnn._is_mkldnn_bf16_supported())
         self.speed = speed
         self.pitch_shift = pitch_shift
+        self.voice_match = voice_match
 
     @property
     def speed(self) -> float:
@@ -115,6 +120,16 @@ class PhoneSynthesizer:
         if not -12.0 <= value <= 12.0:
             raise ValueError(f"pitch shift must be within -12..12 semitones, got {value}")
         self._pitch_shift = float(value)
+
+    @property
+    def voice_match(self) -> float:
+        return self._voice_match
+
+    @voice_match.setter
+    def voice_match(self, value: float) -> None:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"voice match must be within 0..1, got {value}")
+        self._voice_match = float(value)
 
     @property
     def config(self) -> PhoneSynthConfig:
@@ -199,8 +214,10 @@ class PhoneSynthesizer:
         return read[0], self._durations([read], speaker_embeddings(embedding, 1, self.config.speaker_dim))[0]
 
     def synthesize(self, texts: str | Sequence[str], embeddings: np.ndarray, seed: int | None = None,
-                   progress: Progress | None = None, cancel: threading.Event | None = None) -> list[np.ndarray]:
-        """One mel (80, T_i) per text. embeddings: (256,) for all or (N, 256).
+                   progress: Progress | None = None, cancel: threading.Event | None = None,
+                   reference: ReferenceFrames | None = None) -> list[np.ndarray]:
+        """One mel (80, T_i) per text. embeddings: (256,) for all or (N, 256). `reference`: the reference
+        recording's frames (models.synthesizer.voice_match.reference_frames), matched by `voice_match`.
 
         Raises TextError (empty/unspeakable text), PhonesError (flite path without flite),
         ValueError (bad embeddings), Cancelled.
@@ -216,6 +233,9 @@ class PhoneSynthesizer:
             frames = [r[1] for r in chunk] if self.frontend == "flite" else self._durations(chunk, chunk_embeds)
             variance = self._variance(chunk, chunk_embeds) if self.uses_variance else None
             out = self._generate([(r[0], d) for r, d in zip(chunk, frames, strict=True)], chunk_embeds, variance)
+            if reference is not None and self.voice_match > 0:
+                out = [match_voice(m, np.repeat(r[0], d), reference, self.voice_match)
+                       for m, r, d in zip(out, chunk, frames, strict=True)]
             mels += [shift_pitch(m, self.pitch_shift) for m in out]
             for mel, text in zip(mels[b0:], texts[b0:b0 + len(chunk)], strict=True):
                 check_finite(mel, "mel", self.source, repr(text[:40]))

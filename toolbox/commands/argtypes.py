@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 MAX_SEED = 2**31 - 1  # the synthesizers draw seeds in [0, 2^31) and add the sentence index
 
@@ -27,3 +28,18 @@ def positive_int(value: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"{n} must be at least 1")
     return n
+
+
+def within(low: float, high: float) -> Callable[[str], float]:
+    """A number in [low, high] (the synthesizer controls)."""
+
+    def parse(value: str) -> float:
+        try:
+            x = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+        if not low <= x <= high:
+            raise argparse.ArgumentTypeError(f"{x:g} is outside {low:g}..{high:g}")
+        return x
+
+    return parse

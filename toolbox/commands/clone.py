@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from toolbox.commands.argtypes import seed_type
+from toolbox.commands.argtypes import seed_type, within
 from toolbox.console import status
 from toolbox.cpu import add_threads_argument
 
@@ -38,11 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed_type, default=None, help="seed: the same seed gives the same audio")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "int8"],
                    help="synthesizer decoder weights at inference (auto: fastest exact-enough)")
-    p.add_argument("--speed", type=_within(0.25, 4.0), default=None,
+    p.add_argument("--speed", type=within(0.25, 4.0), default=None,
                    help="speaking rate of the demo synthesizer, 0.25..4 (>1 faster; default 1)")
-    p.add_argument("--pitch-shift", type=_within(-12.0, 12.0), default=None, metavar="SEMITONES",
+    p.add_argument("--pitch-shift", type=within(-12.0, 12.0), default=None, metavar="SEMITONES",
                    help="demo synthesizer: move the voice up or down, -12..12 semitones (the whole spectrum "
                    "moves, formants too: a higher or deeper voice)")
+    p.add_argument("--voice-match", type=within(0.0, 1.0), default=None, metavar="STRENGTH",
+                   help="demo synthesizer: how far each frame moves toward the reference recording's own "
+                   "frames, 0..1 (0: off; default 0.3; more: closer voice, a few more unclear words)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--play", action="store_true",
                    help="also play the audio on the default output device while it is generated")
@@ -74,10 +77,11 @@ def run(args: argparse.Namespace) -> int:
         warn_reference(reference, str(args.voice))
         encoder = load_encoder(args.encoder)
         synthesizer = load_synthesizer(args.synthesizer, args.precision)
-        apply_controls(synthesizer, args.speed, args.pitch_shift)
+        apply_controls(synthesizer, args.speed, args.pitch_shift, args.voice_match)
         vocoder = resolve_vocoder(args.vocoder)
         pipeline = Pipeline(encoder, synthesizer, vocoder)
         embedding = pipeline.embed(reference, source=str(args.voice))
+        frames = pipeline.reference_frames(reference)
 
         bar = progress_bar(len(chunks))
         player = open_player() if args.play else None
@@ -89,10 +93,10 @@ def run(args: argparse.Namespace) -> int:
                 gate = StartGate()
                 player.hold(gate)
                 progress = gate.progress if bar is None else _both(bar, gate.progress)
-            audio = pipeline.stream(text, embedding, seed=args.seed, progress=progress)
+            audio = pipeline.stream(text, embedding, seed=args.seed, progress=progress, reference=frames)
             audio = play_through(audio, player) if player is not None else audio
         else:
-            audio = pipeline.iter_sentences(text, embedding, seed=args.seed, progress=bar)
+            audio = pipeline.iter_sentences(text, embedding, seed=args.seed, progress=bar, reference=frames)
         try:
             seconds = write_audio(out, audio, vocoder.sample_rate) / vocoder.sample_rate
             if player is not None:
@@ -111,28 +115,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _within(low: float, high: float):
-    def parse(value: str) -> float:
-        try:
-            x = float(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-        if not low <= x <= high:
-            raise argparse.ArgumentTypeError(f"{x:g} is outside {low:g}..{high:g}")
-        return x
-
-    return parse
-
-
-def apply_controls(synthesizer, speed: float | None, pitch_shift: float | None) -> None:
-    """Set the demo synthesizer's speaking rate and pitch shift (the published Tacotron has neither)."""
+def apply_controls(synthesizer, speed: float | None, pitch_shift: float | None,
+                   voice_match: float | None = None) -> None:
+    """Set the demo synthesizer's speaking rate, pitch shift and voice match (the published Tacotron
+    has none of them)."""
     from toolbox.cli import UserError
 
-    if speed is None and pitch_shift is None:
+    if speed is None and pitch_shift is None and voice_match is None:
         return
     if not hasattr(synthesizer, "pitch_shift"):
-        raise UserError("--speed and --pitch-shift work with the demo synthesizer only "
+        raise UserError("--speed, --pitch-shift and --voice-match work with the demo synthesizer only "
                         "(pass --synthesizer pretrained/demo-synthesizer.safetensors)")
+    if voice_match is not None:
+        synthesizer.voice_match = voice_match
     if speed is not None:
         synthesizer.speed = speed
     if pitch_shift is not None:

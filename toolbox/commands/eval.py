@@ -23,6 +23,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from toolbox.commands.argtypes import within
 from toolbox.cpu import add_threads_argument
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing numpy at start-up (sv2tts --help)
@@ -62,6 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="'griffinlim', a vocoder name from `sv2tts models list` or weights; repeat to compare "
                         "several in one run (default: the store's vocoder, else Griffin-Lim)")
     p.add_argument("--encoder", type=Path, help="encoder weights for embedding and similarity (default: published)")
+    p.add_argument("--voice-match", type=within(0.0, 1.0), default=None, metavar="STRENGTH",
+                   help="demo synthesizer's voice match, 0..1 (0: off; default: the synthesizer's, 0.3)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-asr", action="store_true", help="skip speech recognition (no WER)")
     p.add_argument("--no-mos", action="store_true", help="skip predicted MOS (DNSMOS)")
@@ -175,7 +178,7 @@ def _clones(voices: list[Path], vocoders: dict, encoder, mos, args: argparse.Nam
     from models.pipeline import Pipeline
     from models.store import ModelStore
     from toolbox.cli import UserError
-    from toolbox.commands.clone import load_synthesizer
+    from toolbox.commands.clone import apply_controls, load_synthesizer
 
     sentences = DEFAULT_SENTENCES
     if args.sentences:
@@ -188,7 +191,10 @@ def _clones(voices: list[Path], vocoders: dict, encoder, mos, args: argparse.Nam
             raise UserError(f"{e} (or pass --no-asr)") from None
     synthesizer_path = args.synthesizer or ModelStore().default("synthesizer")
     synthesizer = load_synthesizer(synthesizer_path, "auto")
+    if args.voice_match is not None:
+        apply_controls(synthesizer, None, None, args.voice_match)
     refs = encoder.embed_files(voices)
+    frames = [Pipeline(encoder, synthesizer, None).reference_frames(load_audio(v)) for v in voices]
     ref_f0 = None
     if not args.no_pitch:
         from models.pitch import median_f0
@@ -197,8 +203,10 @@ def _clones(voices: list[Path], vocoders: dict, encoder, mos, args: argparse.Nam
     runs = []
     for label, vocoder in vocoders.items():
         pipeline = Pipeline(encoder, synthesizer, vocoder)
-        runs.append(_clone_run(label, pipeline, voices, sentences, refs, ref_f0, recognizer, mos, args.seed))
-    report = {"mode": "clone", "synthesizer": str(synthesizer_path), "voices": len(voices),
+        runs.append(_clone_run(label, pipeline, voices, sentences, refs, frames, ref_f0, recognizer, mos,
+                               args.seed))
+    report = {"mode": "clone", "synthesizer": str(synthesizer_path),
+              "voice_match": getattr(synthesizer, "voice_match", None), "voices": len(voices),
               "sentences": len(sentences), "runs": runs}
     if args.real_baseline:
         report["real_baseline"] = _real_baseline(voices, refs, encoder, runs[0]["items"])
@@ -230,7 +238,7 @@ def _real_baseline(voices: list[Path], refs: np.ndarray, encoder, clones: list[d
             "similarity_mean": round(float(np.mean(sims)), 4) if sims else None, "by_voice": by_voice}
 
 
-def _clone_run(label: str, pipeline, voices: list[Path], sentences: list[str], refs: np.ndarray,
+def _clone_run(label: str, pipeline, voices: list[Path], sentences: list[str], refs: np.ndarray, frames: list,
                ref_f0: list[float] | None, recognizer, mos, seed: int) -> dict:
     import numpy as np
 
@@ -243,7 +251,7 @@ def _clone_run(label: str, pipeline, voices: list[Path], sentences: list[str], r
     for v, voice in enumerate(voices):
         for s, sentence in enumerate(sentences):
             print(f"eval: {label}: voice {v + 1}/{len(voices)}, sentence {s + 1}/{len(sentences)}", file=sys.stderr)
-            wav = pipeline.clone(sentence, refs[v], seed=seed + s)
+            wav = pipeline.clone(sentence, refs[v], seed=seed + s, reference=frames[v])
             embed = pipeline.encoder.embed_utterance(wav)
             item = {"voice": str(voice), "sentence": sentence, "seconds": round(len(wav) / 16_000, 2),
                     "similarity": round(float(embed @ refs[v]), 4)}

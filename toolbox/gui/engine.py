@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 GRIFFIN_LIM = "Griffin-Lim"
 KINDS = ("encoder", "synthesizer", "vocoder")
+DEFAULT_VOICE_MATCH = 0.3  # models.synthesizer.voice_match.DEFAULT_STRENGTH (not imported: no numpy/torch here)
+MAX_RECORDINGS = 32  # recordings kept for voice match (the oldest is forgotten first)
 Progress = Callable[[float, str], None]
 Cancel = threading.Event
 
@@ -49,10 +52,11 @@ class Engine(Protocol):
         Raises models.text.TextError when there is nothing to say."""
 
     def synthesize(self, texts: list[str], embedding: np.ndarray, *, seed: int | None, progress: Progress,
-                   cancel: Cancel, speed: float | None = None,
-                   pitch_shift: float | None = None) -> list[np.ndarray]:
-        """Chunks -> list of (80, T) mels in [-4, 4], one per chunk. `speed` (0.25..4, >1 faster) and
-        `pitch_shift` (semitones, -12..12) apply to this call; None leaves the synthesizer as it is."""
+                   cancel: Cancel, speed: float | None = None, pitch_shift: float | None = None,
+                   voice_match: float | None = None) -> list[np.ndarray]:
+        """Chunks -> list of (80, T) mels in [-4, 4], one per chunk. `speed` (0.25..4, >1 faster),
+        `pitch_shift` (semitones, -12..12) and `voice_match` (0..1, toward the recording `embedding` was
+        made from) apply to this call; None leaves the synthesizer as it is."""
 
     def supports_controls(self) -> bool:
         """Whether the selected synthesizer has speed and pitch controls (the demo one does)."""
@@ -87,6 +91,10 @@ class StoreEngine:
         self._selected: dict[str, str] = {}
         self._loaded: dict[str, tuple[str, object]] = {}
         self._pipeline = None
+        # Voice match: the recordings embedded so far (by their embedding's bytes), and the reference
+        # frames of those synthesized with, computed on first use (alignment takes a second or two).
+        self._recordings: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._frames: dict[bytes, object] = {}
         for kind, name in self.defaults().items():
             self._selected[kind] = name
 
@@ -193,7 +201,24 @@ class StoreEngine:
 
     # -- inference -----------------------------------------------------------------------------------
     def embed(self, wav: np.ndarray) -> np.ndarray:
-        return np.asarray(self._model("encoder").embed_utterance(wav), dtype=np.float32)
+        embedding = np.asarray(self._model("encoder").embed_utterance(wav), dtype=np.float32)
+        key = embedding.tobytes()
+        self._recordings[key] = np.asarray(wav, dtype=np.float32)
+        self._recordings.move_to_end(key)
+        while len(self._recordings) > MAX_RECORDINGS:
+            old, _ = self._recordings.popitem(last=False)
+            self._frames.pop(old, None)
+        return embedding
+
+    def _reference(self, embedding: np.ndarray):
+        """The voice-match frames of the recording `embedding` came from (None: not embedded here)."""
+        key = np.asarray(embedding, dtype=np.float32).tobytes()
+        pipeline = self._pipe()
+        if key not in self._recordings or float(getattr(pipeline.synthesizer, "voice_match", 0.0)) <= 0.0:
+            return None
+        if key not in self._frames:
+            self._frames[key] = pipeline.reference_frames(self._recordings[key])
+        return self._frames[key]
 
     def _pipe(self):
         """The shared text splitting and synthesis of models.pipeline (the vocoder is used directly)."""
@@ -210,9 +235,13 @@ class StoreEngine:
 
         return text_chunks(text)
 
-    def synthesize(self, texts, embedding, *, seed, progress, cancel, speed=None, pitch_shift=None):
-        return list(self._pipe().synthesize(list(texts), embedding, seed=seed, progress=progress, cancel=cancel,
-                                            speed=speed, pitch_shift=pitch_shift))
+    def synthesize(self, texts, embedding, *, seed, progress, cancel, speed=None, pitch_shift=None,
+                   voice_match=None):
+        pipeline = self._pipe()
+        with pipeline.controls(voice_match=voice_match):
+            return list(pipeline.synthesize(list(texts), embedding, seed=seed, progress=progress, cancel=cancel,
+                                            speed=speed, pitch_shift=pitch_shift,
+                                            reference=self._reference(embedding)))
 
     def supports_controls(self) -> bool:
         """From the loaded model, else from the file's header (without loading it or importing torch)."""

@@ -1,4 +1,4 @@
-"""The Generate panel: text, speed and pitch, actions, seed, model pickers, output device and progress."""
+"""The Generate panel: text, speed, pitch and voice match, actions, seed, model pickers, output device and progress."""
 
 from __future__ import annotations
 
@@ -19,13 +19,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from toolbox.gui.engine import GRIFFIN_LIM, KINDS
+from toolbox.gui.engine import DEFAULT_VOICE_MATCH, GRIFFIN_LIM, KINDS
 
 SPEED_TIP = "How fast the voice speaks: 1× is normal, 2× twice as fast, 0.5× half as fast"
 PITCH_TIP = ("Make the voice higher (above 0) or deeper (below 0), in semitones: 12 is an octave. The whole "
              "voice moves, so it sounds like a higher or deeper voice rather than the same one singing")
-NO_CONTROLS_TIP = ("The chosen synthesizer cannot change its speed or pitch (the demo synthesizer can): "
-                   "pick it under Synthesizer to use these")
+MATCH_TIP = ("How much of the recording's own sound goes into the speech: more sounds closer to the voice, "
+             "with a few more unclear words; 0 % uses only the voice's fingerprint")
+NO_CONTROLS_TIP = ("The chosen synthesizer cannot change its speed, pitch or voice match (the demo synthesizer "
+                   "can): pick it under Synthesizer to use these")
 DEFAULT_TEXT = ("Welcome to the toolbox! To begin, record your voice, load a file or pick an utterance "
                 "from a dataset.\nThen type some text here and press Synthesize and play.")
 
@@ -52,10 +54,17 @@ class GeneratePanel(QWidget):
         self.pitch_box.setSingleStep(1.0)
         self.pitch_box.setDecimals(1)
         self.pitch_box.setValue(0.0)
+        self.match_box = QSpinBox()
+        self.match_box.setRange(0, 100)
+        self.match_box.setSingleStep(10)
+        self.match_box.setValue(round(100 * DEFAULT_VOICE_MATCH))
+        self.match_box.setSuffix(" %")
         self.speed_label = QLabel("Speed")
         self.pitch_label = QLabel("Pitch")
+        self.match_label = QLabel("Match")
         self.speed_label.setBuddy(self.speed_box)
         self.pitch_label.setBuddy(self.pitch_box)
+        self.match_label.setBuddy(self.match_box)
         self._controls_supported = True
         self._running = False
         self.both_button = QPushButton("Synthesize and play")
@@ -115,7 +124,9 @@ class GeneratePanel(QWidget):
         controls.addWidget(self.speed_box, 0, 1)
         controls.addWidget(self.pitch_label, 1, 0)
         controls.addWidget(self.pitch_box, 1, 1)
-        controls.setRowStretch(2, 1)
+        controls.addWidget(self.match_label, 2, 0)
+        controls.addWidget(self.match_box, 2, 1)
+        controls.setRowStretch(3, 1)
         text_row = QHBoxLayout()
         text_row.addWidget(self.text, 1)
         text_row.addLayout(controls)
@@ -168,11 +179,18 @@ class GeneratePanel(QWidget):
         """Semitones for the next generation, or None when the synthesizer has no such control."""
         return self.pitch_box.value() if self._controls_supported else None
 
+    @property
+    def voice_match(self) -> float | None:
+        """Voice match strength 0..1 for the next generation, or None when the synthesizer has none."""
+        return self.match_box.value() / 100 if self._controls_supported else None
+
     def set_controls_supported(self, supported: bool) -> None:
-        """Offer speed and pitch only for a synthesizer that has them; otherwise say why they are grey."""
+        """Offer speed, pitch and voice match only for a synthesizer that has them; otherwise say why
+        they are grey."""
         self._controls_supported = bool(supported)
         for widget, tip in ((self.speed_box, SPEED_TIP), (self.speed_label, SPEED_TIP),
-                            (self.pitch_box, PITCH_TIP), (self.pitch_label, PITCH_TIP)):
+                            (self.pitch_box, PITCH_TIP), (self.pitch_label, PITCH_TIP),
+                            (self.match_box, MATCH_TIP), (self.match_label, MATCH_TIP)):
             widget.setEnabled(self._controls_supported and not self._running)
             widget.setToolTip(tip if self._controls_supported else NO_CONTROLS_TIP)
 

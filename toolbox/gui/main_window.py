@@ -302,6 +302,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         gp = self.generate_panel
         gp.speed_box.setValue(float(s.value("generate/speed", 1.0)))
         gp.pitch_box.setValue(float(s.value("generate/pitch_shift", 0.0)))
+        gp.match_box.setValue(int(float(s.value("generate/voice_match", gp.match_box.value()))))
 
     def save_settings(self) -> None:
         s = self.settings
@@ -315,6 +316,7 @@ class MainWindow(GenerationMixin, QMainWindow):
         s.setValue("playback/volume", self.playback.volume.value())
         s.setValue("generate/speed", self.generate_panel.speed_box.value())
         s.setValue("generate/pitch_shift", self.generate_panel.pitch_box.value())
+        s.setValue("generate/voice_match", self.generate_panel.match_box.value())
         s.setValue("last_dir", self.last_dir)
         if self.datasets_root is not None:
             s.setValue("datasets_root", str(self.datasets_root))

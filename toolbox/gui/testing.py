@@ -6,7 +6,8 @@ projection of the utterance's mean mel (so different voices land in different pl
 samples. `delay` slows every step down (seconds) so tests can cancel mid-run; `fail` maps a method
 name to an exception it raises. Like the demo synthesizer it has speed and pitch controls (unless
 `controls=False`, like the published Tacotron): speed divides the mel's length, and every call's
-(speed, pitch_shift) is kept in :attr:`FakeEngine.controls_seen`.
+(speed, pitch_shift) is kept in :attr:`FakeEngine.controls_seen` and its voice match in
+:attr:`FakeEngine.voice_match_seen`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class FakeEngine:
         self.fail = dict(fail or {})
         self.controls = controls
         self.controls_seen: list[tuple[float | None, float | None]] = []
+        self.voice_match_seen: list[float | None] = []
         self.selected = self.defaults()
         self.loads: list[str] = []
         self.calls: list[str] = []
@@ -72,11 +74,13 @@ class FakeEngine:
         return self.controls
 
     def synthesize(self, texts, embedding, *, seed, progress, cancel, speed=None,
-                   pitch_shift=None) -> list[np.ndarray]:
+                   pitch_shift=None, voice_match=None) -> list[np.ndarray]:
         self._maybe_fail("synthesize")
-        if not self.controls and (speed not in (None, 1.0) or pitch_shift not in (None, 0.0)):
-            raise ValueError("this synthesizer has no speed or pitch control")
+        if not self.controls and (speed not in (None, 1.0) or pitch_shift not in (None, 0.0)
+                                  or voice_match not in (None, 0.0)):
+            raise ValueError("this synthesizer has no speed, pitch or voice match control")
         self.controls_seen.append((speed, pitch_shift))
+        self.voice_match_seen.append(voice_match)
         sentences = self.split(texts) if isinstance(texts, str) else list(texts)
         rng = np.random.default_rng(seed)
         mels = []

@@ -84,7 +84,7 @@ class GenerationMixin:
         self.job = self.models.generate(mode=mode, text=text,
                                         embedding=voice.embedding if voice is not None else None,
                                         mels=mels, seed=gp.seed, vocoder=gp.model("vocoder"),
-                                        speed=gp.speed, pitch_shift=gp.pitch_shift)
+                                        speed=gp.speed, pitch_shift=gp.pitch_shift, voice_match=gp.voice_match)
         self._update_actions()
         return self.job
 

@@ -31,7 +31,7 @@ class GenerateRequest:
     """One click of Synthesize / Vocode.
 
     mode: "both" (synthesize then vocode while streaming), "synthesize" or "vocode" (`mels` given).
-    speed, pitch_shift: the synthesizer's controls for this job (None: leave them alone).
+    speed, pitch_shift, voice_match: the synthesizer's controls for this job (None: leave them alone).
     """
 
     job: int
@@ -43,6 +43,7 @@ class GenerateRequest:
     vocoder: str = ""
     speed: float | None = None
     pitch_shift: float | None = None
+    voice_match: float | None = None
 
 
 class ModelWorker(QObject):
@@ -172,7 +173,8 @@ class ModelWorker(QObject):
                 if synth:
                     (mel,) = self.engine.synthesize([text], req.embedding, seed=seed, cancel=event,
                                                     progress=lambda f, m="", r=report: r(f, m, 0.0, share),
-                                                    speed=req.speed, pitch_shift=req.pitch_shift)
+                                                    speed=req.speed, pitch_shift=req.pitch_shift,
+                                                    voice_match=req.voice_match)
                     check()
                     self.mel_ready.emit(job, i, mel)
                 else:
