@@ -106,3 +106,13 @@ def test_bad_output_name_and_missing_text_file(tmp_path, capsys):
     assert main(["clone", "--voice", "v.wav", "--text-file", str(tmp_path / "nope.txt"),
                  "-o", str(tmp_path / "o.wav")]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag,value", [("--voice-match", "0.3"), ("--speed", "1.5"), ("--pitch-shift", "2")])
+def test_demo_controls_with_the_published_tacotron_fail_in_one_line(flag, value, tmp_path, synthesizer_pt, voice,
+                                                                    published_encoder_path, capsys):
+    out = tmp_path / "out.wav"
+    assert clone(out, synthesizer_pt, voice, published_encoder_path, "--text", "Hi.", flag, value) == 1
+    err = capsys.readouterr().err
+    assert "--voice-match work with the demo synthesizer only" in err
+    assert "Traceback" not in err and not out.exists()

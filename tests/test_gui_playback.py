@@ -30,7 +30,7 @@ def test_speed_and_pitch_reach_the_synthesizer_and_are_remembered(qtbot, make, t
     gp.text.setPlainText("Hello there.")
     gp.speed_box.setValue(2.0)
     gp.pitch_box.setValue(-3.0)
-    assert gp.match_box.value() == 30 and "recording's own sound" in gp.match_box.toolTip()
+    assert gp.match_box.value() == 0 and "recording's own sound" in gp.match_box.toolTip()  # off by default
     gp.match_box.setValue(60)
     with qtbot.waitSignal(win.generation_finished, timeout=T) as blocker:
         qtbot.mouseClick(gp.synth_button, Qt.MouseButton.LeftButton)

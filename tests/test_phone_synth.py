@@ -305,7 +305,7 @@ def test_clone_with_the_bundled_model_needs_no_flite(tmp_path, monkeypatch, libr
     assert PhoneSynthesizer.from_file(repo / "demo-synthesizer.safetensors").frontend == "python"
     seconds, wavs = {}, {}
     for name, extra in (("normal", []), ("fast", ["--speed", "2"]), ("high", ["--pitch-shift", "4"]),
-                        ("unmatched", ["--voice-match", "0"])):
+                        ("matched", ["--voice-match", "0.5"])):
         out = tmp_path / f"{name}.wav"
         assert main(["clone", "--voice", str(voice), "--text", "The quick brown fox jumps over the lazy dog.",
                      "-o", str(out), "--synthesizer", str(repo / "demo-synthesizer.safetensors"),
@@ -314,8 +314,8 @@ def test_clone_with_the_bundled_model_needs_no_flite(tmp_path, monkeypatch, libr
         assert sr == 16_000 and np.abs(wav).max() > 0.05
         seconds[name], wavs[name] = len(wav) / sr, wav
     assert 1.5 < seconds["normal"] < 5.0  # 11 words
-    # voice match (on by default) changes the frames, not their timing
-    assert len(wavs["unmatched"]) == len(wavs["normal"]) and not np.allclose(wavs["unmatched"], wavs["normal"])
+    # voice match (off by default) changes the frames, not their timing
+    assert len(wavs["matched"]) == len(wavs["normal"]) and not np.allclose(wavs["matched"], wavs["normal"])
     assert seconds["fast"] == pytest.approx(seconds["normal"] / 2, rel=0.15)
     assert seconds["high"] == pytest.approx(seconds["normal"], abs=0.02)
 

@@ -178,17 +178,17 @@ def test_damaged_output_is_refused_naming_the_model():
 def test_voice_match_frames_reach_the_demo_synthesizer_and_others_ignore_them(quick_synth):
     from models.synthesizer import load_synthesizer
     from models.synthesizer.voice_match import ReferenceFrames
+    from tests.test_voice_match import all_phones_reference
 
     synth = load_synthesizer(DEMO_SYNTHESIZER)
     pipe = Pipeline(FakeEncoder(), synth, GriffinLim(n_iter=2))
     emb = FakeEncoder().embed_utterance(None)
     text = "The quick brown fox jumps over the lazy dog."
+    synth.voice_match = 0.3  # off by default
     t = np.arange(32_000) / 16_000
     voice = sum(np.sin(2 * np.pi * 140 * h * t) / h for h in range(1, 50)).astype(np.float32) * 0.2  # a buzz
     buzz = pipe.reference_frames(voice)
     assert isinstance(buzz, ReferenceFrames) and buzz.mel.shape[1] > 100
-    from tests.test_voice_match import all_phones_reference
-
     frames = all_phones_reference()
     (plain,) = pipe.synthesize(text, emb, seed=0)
     (matched,) = pipe.synthesize(text, emb, seed=0, reference=frames)

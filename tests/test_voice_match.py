@@ -99,6 +99,9 @@ def test_the_demo_synthesizer_matches_only_when_given_a_reference():
     embed = np.ones(256, np.float32) / 16
     ref = all_phones_reference()
     (plain,) = synth.synthesize("A short test.", embed)
+    assert synth.voice_match == 0.0  # off by default
+    np.testing.assert_array_equal(synth.synthesize("A short test.", embed, reference=ref)[0], plain)
+    synth.voice_match = 0.3
     (matched,) = synth.synthesize("A short test.", embed, reference=ref)
     ids, durations = synth.phones("A short test.", embed)
     np.testing.assert_allclose(matched, match_voice(plain, np.repeat(ids, durations), ref, synth.voice_match),

@@ -11,8 +11,10 @@ holds fewer than `k` frames of is left alone: frames of another phone cost clari
 with 2.6 s references, falling back to the nearest frames of any phone cost 24 % more word errors;
 leaving those frames alone cost none). A reference that could not be aligned changes nothing.
 
-Measured on 14 held-out training readers x 12 sentences (1,876 words; pretrained/MODEL_CARD.md): the
-similarity gain and the word errors it costs both grow with `strength`; the default is chosen there.
+Off by default (`DEFAULT_STRENGTH` 0; 0.3 is the suggested setting). On 14 held-out training readers x
+12 sentences (1,876 words) 0.3 raised similarity by 0.014 for 4 more word errors, but on the evaluation
+readers (LibriSpeech test-other, noisier recordings) by only 0.005 for 43 % more word errors
+(pretrained/MODEL_CARD.md, "Voice match").
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from models.audio import synth_mel
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STRENGTH = 0.3
+DEFAULT_STRENGTH = 0.0  # off: see the module doc
+SUGGESTED_STRENGTH = 0.3
 SILENT_LEVEL = -3.5  # a frame whose mean log-mel is below this is silence: never matched, never used
 MAX_FRAMES = 4_800  # at most 60 s of the reference's voiced frames are searched
 FRAMES_PER_SECOND = 80.0  # the synthesizer's mel: 16 kHz, hop 200
@@ -86,7 +89,7 @@ def _shapes(frames: np.ndarray) -> np.ndarray:
     return centred / (np.linalg.norm(centred, axis=1, keepdims=True) + 1e-6)
 
 
-def match_voice(mel: np.ndarray, phones: np.ndarray, reference: ReferenceFrames, strength: float = DEFAULT_STRENGTH,
+def match_voice(mel: np.ndarray, phones: np.ndarray, reference: ReferenceFrames, strength: float = SUGGESTED_STRENGTH,
                 k: int = 4) -> np.ndarray:
     """mel: (80, T) synthesized log-mel; phones: (T,) phone ID of each frame -> (80, T) float32 mel with
     each speech frame moved `strength` (0..1) of the way to the mean of its `k` nearest reference frames
@@ -113,4 +116,4 @@ def match_voice(mel: np.ndarray, phones: np.ndarray, reference: ReferenceFrames,
     return np.ascontiguousarray(out.T)
 
 
-__all__ = ["DEFAULT_STRENGTH", "ReferenceFrames", "match_voice", "reference_frames"]
+__all__ = ["DEFAULT_STRENGTH", "SUGGESTED_STRENGTH", "ReferenceFrames", "match_voice", "reference_frames"]

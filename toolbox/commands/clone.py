@@ -45,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "moves, formants too: a higher or deeper voice)")
     p.add_argument("--voice-match", type=within(0.0, 1.0), default=None, metavar="STRENGTH",
                    help="demo synthesizer: how far each frame moves toward the reference recording's own "
-                   "frames, 0..1 (0: off; default 0.3; more: closer voice, a few more unclear words)")
+                   "frames, 0..1 (default 0: off; 0.3 suggested: a closer voice from a clean reference of "
+                   "several seconds, at the cost of some unclear words)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--play", action="store_true",
                    help="also play the audio on the default output device while it is generated")

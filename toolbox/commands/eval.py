@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "several in one run (default: the store's vocoder, else Griffin-Lim)")
     p.add_argument("--encoder", type=Path, help="encoder weights for embedding and similarity (default: published)")
     p.add_argument("--voice-match", type=within(0.0, 1.0), default=None, metavar="STRENGTH",
-                   help="demo synthesizer's voice match, 0..1 (0: off; default: the synthesizer's, 0.3)")
+                   help="demo synthesizer's voice match, 0..1 (default 0: off; see `clone --voice-match`)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-asr", action="store_true", help="skip speech recognition (no WER)")
     p.add_argument("--no-mos", action="store_true", help="skip predicted MOS (DNSMOS)")

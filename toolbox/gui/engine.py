@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 GRIFFIN_LIM = "Griffin-Lim"
 KINDS = ("encoder", "synthesizer", "vocoder")
-DEFAULT_VOICE_MATCH = 0.3  # models.synthesizer.voice_match.DEFAULT_STRENGTH (not imported: no numpy/torch here)
+DEFAULT_VOICE_MATCH = 0.0  # models.synthesizer.voice_match.DEFAULT_STRENGTH: off (not imported: loads torch)
 MAX_RECORDINGS = 32  # recordings kept for voice match (the oldest is forgotten first)
+MAX_MATCH_SAMPLES = 90 * 16_000  # of each, the first 90 s (voice match searches at most 60 s of speech)
 Progress = Callable[[float, str], None]
 Cancel = threading.Event
 
@@ -59,7 +60,7 @@ class Engine(Protocol):
         made from) apply to this call; None leaves the synthesizer as it is."""
 
     def supports_controls(self) -> bool:
-        """Whether the selected synthesizer has speed and pitch controls (the demo one does)."""
+        """Whether the selected synthesizer has speed, pitch and voice match controls (the demo one does)."""
 
     def vocode(self, mel: np.ndarray, *, seed: int | None, progress: Progress,
                cancel: Cancel) -> Iterator[np.ndarray]:
@@ -203,7 +204,7 @@ class StoreEngine:
     def embed(self, wav: np.ndarray) -> np.ndarray:
         embedding = np.asarray(self._model("encoder").embed_utterance(wav), dtype=np.float32)
         key = embedding.tobytes()
-        self._recordings[key] = np.asarray(wav, dtype=np.float32)
+        self._recordings[key] = np.asarray(wav[:MAX_MATCH_SAMPLES], dtype=np.float32)
         self._recordings.move_to_end(key)
         while len(self._recordings) > MAX_RECORDINGS:
             old, _ = self._recordings.popitem(last=False)
