@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -169,3 +170,21 @@ def test_centre_crop():
     wav = np.arange(10.0)
     np.testing.assert_array_equal(centre_crop(wav, 4), [3, 4, 5, 6])
     np.testing.assert_array_equal(centre_crop(wav, 20), wav)
+
+
+def test_eval_voice_match_changes_the_clones_and_is_reported(tmp_path, librispeech, published_encoder_path):
+    pytest.importorskip("pocketsphinx", reason="voice match aligns the reference with pocketsphinx")
+    demo = Path(__file__).resolve().parents[1] / "pretrained" / "demo-synthesizer.safetensors"
+    voice = librispeech / "test-other" / "1998" / "1998-15444-0000.flac"
+    sentences = tmp_path / "s.txt"
+    sentences.write_text("The little boat drifted slowly toward the quiet harbor.\n")
+    reports = {}
+    for strength in ("0", "0.5"):
+        out = tmp_path / f"{strength}.json"
+        assert main(["eval", "--voices", str(voice), "--sentences", str(sentences), "--synthesizer", str(demo),
+                     "--vocoder", "griffinlim", "--encoder", str(published_encoder_path), "--no-asr", "--no-mos",
+                     "--no-pitch", "--voice-match", strength, "-o", str(out)]) == 0
+        reports[strength] = json.loads(out.read_text())
+    assert reports["0"]["voice_match"] == 0.0 and reports["0.5"]["voice_match"] == 0.5
+    off, on = (reports[s]["runs"][0]["items"][0] for s in ("0", "0.5"))
+    assert off["seconds"] == on["seconds"] and off["similarity"] != on["similarity"]

@@ -194,15 +194,16 @@ def _clones(voices: list[Path], vocoders: dict, encoder, mos, args: argparse.Nam
     if args.voice_match is not None:
         apply_controls(synthesizer, None, None, args.voice_match)
     refs = encoder.embed_files(voices)
-    frames = [Pipeline(encoder, synthesizer, None).reference_frames(load_audio(v)) for v in voices]
+    pipelines = {label: Pipeline(encoder, synthesizer, vocoder) for label, vocoder in vocoders.items()}
+    # None for every voice unless voice match is on (then each reference is aligned once, for all vocoders)
+    frames = [next(iter(pipelines.values())).reference_frames(v) for v in voices]
     ref_f0 = None
     if not args.no_pitch:
         from models.pitch import median_f0
 
         ref_f0 = [median_f0(load_audio(v)) for v in voices]
     runs = []
-    for label, vocoder in vocoders.items():
-        pipeline = Pipeline(encoder, synthesizer, vocoder)
+    for label, pipeline in pipelines.items():
         runs.append(_clone_run(label, pipeline, voices, sentences, refs, frames, ref_f0, recognizer, mos,
                                args.seed))
     report = {"mode": "clone", "synthesizer": str(synthesizer_path),

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 GRIFFIN_LIM = "Griffin-Lim"
 KINDS = ("encoder", "synthesizer", "vocoder")
 DEFAULT_VOICE_MATCH = 0.0  # models.synthesizer.voice_match.DEFAULT_STRENGTH: off (not imported: loads torch)
-MAX_RECORDINGS = 32  # recordings kept for voice match (the oldest is forgotten first)
+MAX_RECORDINGS = 8  # recordings kept for voice match (the oldest is forgotten first)
 MAX_MATCH_SAMPLES = 90 * 16_000  # of each, the first 90 s (voice match searches at most 60 s of speech)
 Progress = Callable[[float, str], None]
 Cancel = threading.Event
@@ -204,7 +204,7 @@ class StoreEngine:
     def embed(self, wav: np.ndarray) -> np.ndarray:
         embedding = np.asarray(self._model("encoder").embed_utterance(wav), dtype=np.float32)
         key = embedding.tobytes()
-        self._recordings[key] = np.asarray(wav[:MAX_MATCH_SAMPLES], dtype=np.float32)
+        self._recordings[key] = np.array(wav[:MAX_MATCH_SAMPLES], dtype=np.float32)  # a copy: not the whole clip
         self._recordings.move_to_end(key)
         while len(self._recordings) > MAX_RECORDINGS:
             old, _ = self._recordings.popitem(last=False)
